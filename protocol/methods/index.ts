@@ -1,0 +1,13 @@
+/** The method table: every method either side knows, by name. */
+import type { Method } from '../method.js';
+import * as agent from './agent.js';
+import * as fs from './fs.js';
+
+export * from './agent.js';
+export * from './fs.js';
+
+export const METHODS: ReadonlyMap<string, Method> = new Map(
+  ([...Object.values(agent), ...Object.values(fs)] as unknown[])
+    .filter((m): m is Method => typeof m === 'object' && m !== null && 'kind' in m && 'name' in m)
+    .map((m) => [m.name, m]),
+);
