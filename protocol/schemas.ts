@@ -24,12 +24,15 @@ function hasNul(p: string | Uint8Array): boolean {
   return typeof p === 'string' ? p.includes('\0') : p.includes(0);
 }
 
+/** Bytes (Uint8Array or Buffer, any backing buffer). */
+export const Bytes = v.custom<Uint8Array>((x) => x instanceof Uint8Array, 'expected bytes');
+
 /**
  * A path: a string, or raw bytes when the name is not valid UTF-8 (as the
  * agent reports it in `raw` fields). Non-empty, no NUL, at most maxPathBytes.
  */
 export const PathArg = v.pipe(
-  v.union([v.string(), v.instance(Uint8Array)], 'expected a path (string or bytes)'),
+  v.union([v.string(), Bytes], 'expected a path (string or bytes)'),
   v.check((p) => byteLength(p) > 0, 'path must not be empty'),
   v.check((p) => !hasNul(p), 'path must not contain NUL bytes'),
   v.check((p) => byteLength(p) <= DEFAULT_LIMITS.maxPathBytes, `path longer than ${DEFAULT_LIMITS.maxPathBytes} bytes`),

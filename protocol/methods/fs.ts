@@ -1,7 +1,7 @@
 /** Filesystem methods. Every one is a single round trip. */
 import * as v from 'valibot';
 import { stream, unary, returns } from '../method.js';
-import { Count, PathArg, Pattern, TimeArg } from '../schemas.js';
+import { Bytes, Count, PathArg, Pattern, TimeArg } from '../schemas.js';
 import { FILE_TYPES, type CountResult, type DirEntry, type DuResult, type FileInfo, type FindEntry, type LsSummary, type PathResult, type ReadSummary, type WalkProgress, type WalkSummary } from '../types/fs.js';
 
 const FileTypeArg = v.picklist(FILE_TYPES as [string, ...string[]], `expected one of ${FILE_TYPES.join(', ')}`);
@@ -133,7 +133,7 @@ export const fsWrite = unary(
   'fs.write',
   v.object({
     path: PathArg,
-    data: v.union([v.instance(Uint8Array), v.string()], 'expected bytes or a string'),
+    data: v.union([Bytes, v.string()], 'expected bytes or a string'),
     mode: v.optional(Mode),
     /** Create missing parent directories. */
     mkdirs: v.optional(Bool, false),
@@ -152,7 +152,7 @@ export const fsUploadOpen = unary(
 /** Write one chunk at `offset` of an open upload. Chunks may be pipelined. */
 export const fsUploadChunk = unary(
   'fs.upload.chunk',
-  v.object({ handle: v.string(), offset: Count, data: v.instance(Uint8Array) }),
+  v.object({ handle: v.string(), offset: Count, data: Bytes }),
   returns<{ bytes: number }>(),
 );
 /** fsync and rename the temp file into place; optionally verify size and sha256 first. */

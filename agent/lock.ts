@@ -1,0 +1,88 @@
+/**
+ * Single agent per (user, host): an exclusive lock file in the node-local run
+ * dir, created with O_EXCL and holding our pid. A lock whose pid is dead (or
+ * is now some other program) is stale and is broken, so a crashed agent never
+ * blocks the next start.
+ */
+import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { isAgentProcess } from './proc.js';
+
+export interface LockInfo {
+  pid: number;
+  startedAt: number;
+  build: string;
+}
+
+export type LockResult = { acquired: true } | { acquired: false; holder: LockInfo };
+
+export function readLock(path: string): LockInfo | null {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+    return typeof v.pid === 'number' ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Try to take the lock; break it if stale. Never blocks. */
+export function acquireLock(path: string, info: LockInfo): LockResult {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      try {
+        writeSync(fd, JSON.stringify(info));
+      } finally {
+        closeSync(fd);
+      }
+      return { acquired: true };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = readLock(path);
+    if (holder && isAgentProcess(holder.pid)) return { acquired: false, holder };
+    breakStaleLock(path, holder);
+  }
+  const holder = readLock(path);
+  if (holder) return { acquired: false, holder };
+  throw new Error(`could not take the agent lock ${path}: it keeps changing; is another agent starting?`);
+}
+
+/**
+ * Move the stale lock aside atomically. If what we moved is not what we judged
+ * stale (another starter replaced it in between), put it back with link(),
+ * which cannot clobber a newer lock.
+ */
+function breakStaleLock(path: string, seen: LockInfo | null): void {
+  const aside = `${path}.stale.${process.pid}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // someone else broke it first
+  }
+  const moved = readLock(aside);
+  const same = (moved === null && seen === null) || (moved !== null && seen !== null && moved.pid === seen.pid && moved.startedAt === seen.startedAt);
+  if (!same) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      /* a newer lock exists already: ours was stale anyway */
+    }
+  }
+  try {
+    unlinkSync(aside);
+  } catch {
+    /* gone */
+  }
+}
+
+/** Remove the lock if it is still ours. */
+export function releaseLock(path: string, pid = process.pid): void {
+  const cur = readLock(path);
+  if (cur && cur.pid === pid) {
+    try {
+      unlinkSync(path);
+    } catch {
+      /* already gone */
+    }
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * One client connection: hello, then requests handled concurrently, with
+ * cancellation, stream credit and clean-up on close. Every incoming frame is
+ * validated first; a bad frame is answered with a protocol error and the
+ * connection stays usable. Nothing a client sends can throw out of here.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { WebSocket, RawData } from 'ws';
+import {
+  decodeClientFrame,
+  encodeFrame,
+  isErrnoCode,
+  parseParams,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type AgentFrame,
+  type ClientFrame,
+  type Limits,
+  type RequestFrame,
+  type WireError,
+} from '../protocol/index.js';
+import type { Logger } from './log.js';
+import type { HandlerContext, Registry } from './registry.js';
+
+export interface SessionDeps {
+  registry: Registry;
+  limits: Readonly<Limits>;
+  token: string;
+  build: string;
+  host: string;
+  log: Logger;
+}
+
+interface InFlight {
+  ac: AbortController;
+  /** A response (or CANCELLED) has been sent; later output is dropped. */
+  answered: boolean;
+  credit: number;
+  /** Wakes a stream handler waiting for credit. */
+  wake: (() => void) | null;
+}
+
+let nextSessionId = 1;
+
+export class Session {
+  readonly id = nextSessionId++;
+  readonly #ws: WebSocket;
+  readonly #socket: Socket;
+  readonly #deps: SessionDeps;
+  readonly #inflight = new Map<number, InFlight>();
+  readonly #closeHooks: (() => void)[] = [];
+  #state: 'hello' | 'open' | 'closed' = 'hello';
+  #helloTimer: NodeJS.Timeout | null;
+  #corked = false;
+
+  constructor(ws: WebSocket, socket: Socket, deps: SessionDeps) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#deps = deps;
+    this.#helloTimer = setTimeout(() => {
+      deps.log.warn({ session: this.id }, 'no hello in time; closing');
+      this.#ws.close(4001, 'no hello in time');
+    }, deps.limits.helloTimeoutMs);
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('close', () => this.#onClose());
+    ws.on('error', (err) => deps.log.warn({ session: this.id, err: err.message }, 'websocket error'));
+  }
+
+  get inFlight(): number {
+    return this.#inflight.size;
+  }
+
+  /** Push an event frame to this client. */
+  event(topic: string, d: unknown): void {
+    if (this.#state === 'open') this.#send({ t: 'evt', topic, d });
+  }
+
+  close(code = 1001, reason = 'agent shutting down'): void {
+    if (this.#state !== 'closed') this.#ws.close(code, reason);
+  }
+
+  onClose(fn: () => void): void {
+    if (this.#state === 'closed') fn();
+    else this.#closeHooks.push(fn);
+  }
+
+  #send(frame: AgentFrame): void {
+    if (this.#state === 'closed') return;
+    // Cork the socket for the rest of this tick: many small responses leave in one write.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#ws.send(encodeFrame(frame), { binary: true });
+  }
+
+  #sendError(id: number | null, e: WireError): void {
+    this.#send({ t: 'err', id, e });
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    if (!isBinary) {
+      this.#sendError(null, { code: 'PROTOCOL', message: 'bad frame: text messages are not part of the protocol; send binary msgpack' });
+      return;
+    }
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    let frame: ClientFrame;
+    try {
+      frame = decodeClientFrame(bytes, this.#deps.limits.maxFrameBytes);
+    } catch (err) {
+      const e = err instanceof ProtocolError ? err.toWire() : { code: 'PROTOCOL' as const, message: String(err) };
+      this.#sendError(null, e);
+      return;
+    }
+    if (this.#state === 'hello') {
+      this.#onHello(frame);
+      return;
+    }
+    switch (frame.t) {
+      case 'req':
+        this.#onRequest(frame);
+        return;
+      case 'cancel':
+        this.#onCancel(frame.id);
+        return;
+      case 'ack': {
+        const f = this.#inflight.get(frame.id);
+        if (f) {
+          f.credit += frame.n;
+          const wake = f.wake;
+          f.wake = null;
+          wake?.();
+        }
+        return;
+      }
+      case 'hello':
+        this.#sendError(null, { code: 'PROTOCOL', message: 'bad frame: hello was already received' });
+        return;
+    }
+  }
+
+  #onHello(frame: ClientFrame): void {
+    if (frame.t !== 'hello') {
+      this.#sendError(frame.t === 'req' ? frame.id : null, { code: 'PROTOCOL', message: 'bad frame: the first frame must be hello' });
+      return;
+    }
+    if (frame.v !== PROTOCOL_VERSION) {
+      this.#sendError(null, {
+        code: 'VERSION_MISMATCH',
+        message: `client speaks protocol ${frame.v}, this agent speaks ${PROTOCOL_VERSION}; reinstall the agent (clustrix install) or upgrade the client`,
+        details: { agent: PROTOCOL_VERSION, client: frame.v, build: this.#deps.build },
+      });
+      this.#ws.close(4002, 'protocol version mismatch');
+      return;
+    }
+    const a = Buffer.from(frame.token);
+    const b = Buffer.from(this.#deps.token);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) {
+      this.#deps.log.warn({ session: this.id }, 'hello with a wrong token');
+      this.#sendError(null, { code: 'UNAUTHORIZED', message: 'wrong agent token; reconnect (the agent may have restarted)' });
+      this.#ws.close(4003, 'unauthorized');
+      return;
+    }
+    if (this.#helloTimer) clearTimeout(this.#helloTimer);
+    this.#helloTimer = null;
+    this.#state = 'open';
+    this.#deps.log.info({ session: this.id, client: frame.client }, 'client connected');
+    this.#send({
+      t: 'welcome',
+      v: PROTOCOL_VERSION,
+      build: this.#deps.build,
+      pid: process.pid,
+      host: this.#deps.host,
+      limits: { ...this.#deps.limits },
+    });
+  }
+
+  #onRequest(frame: RequestFrame): void {
+    const { id } = frame;
+    if (this.#inflight.has(id)) {
+      this.#sendError(id, { code: 'PROTOCOL', message: `bad frame: request id ${id} is already in flight` });
+      return;
+    }
+    if (this.#inflight.size >= this.#deps.limits.maxInFlightRequests) {
+      this.#sendError(id, {
+        code: 'BUSY',
+        message: `too many requests in flight on this connection (limit ${this.#deps.limits.maxInFlightRequests}); wait for some to finish`,
+      });
+      return;
+    }
+    const reg = this.#deps.registry.get(frame.m);
+    if (!reg) {
+      this.#sendError(id, { code: 'UNKNOWN_METHOD', message: `unknown method "${frame.m}"; the agent may be older than the client (clustrix install)` });
+      return;
+    }
+    let params: unknown;
+    try {
+      params = parseParams(reg.method, frame.p);
+    } catch (err) {
+      this.#sendError(id, toWire(err, this.#deps.log));
+      return;
+    }
+    const f: InFlight = { ac: new AbortController(), answered: false, credit: this.#deps.limits.streamWindowChunks, wake: null };
+    this.#inflight.set(id, f);
+    f.ac.signal.addEventListener(
+      'abort',
+      () => {
+        const wake = f.wake;
+        f.wake = null;
+        wake?.();
+      },
+      { once: true },
+    );
+    const ctx: HandlerContext = {
+      signal: f.ac.signal,
+      limits: this.#deps.limits,
+      log: this.#deps.log,
+      onClose: (fn) => this.onClose(fn),
+    };
+    // Invoke synchronously: a cancel that arrives in the same read as its
+    // request must find the handler already listening on the signal.
+    let run: Promise<unknown>;
+    try {
+      if (reg.kind === 'unary') run = Promise.resolve(reg.handler(params, ctx));
+      else run = reg.handler(params, { ...ctx, send: (chunk) => this.#streamSend(id, f, chunk) });
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(
+      (r) => {
+        if (f.answered) return;
+        this.#inflight.delete(id);
+        f.answered = true;
+        this.#send(reg.kind === 'unary' ? { t: 'res', id, r } : { t: 'end', id, r });
+      },
+      (err: unknown) => {
+        if (f.answered) return;
+        this.#inflight.delete(id);
+        f.answered = true;
+        this.#sendError(id, f.ac.signal.aborted ? cancelled() : toWire(err, this.#deps.log, frame.m));
+      },
+    );
+  }
+
+  async #streamSend(id: number, f: InFlight, chunk: unknown): Promise<void> {
+    while (f.credit <= 0) {
+      if (f.ac.signal.aborted) throw new ProtocolError('CANCELLED', 'request cancelled');
+      await new Promise<void>((resolve) => {
+        f.wake = resolve;
+      });
+    }
+    if (f.ac.signal.aborted || f.answered) throw new ProtocolError('CANCELLED', 'request cancelled');
+    f.credit--;
+    this.#send({ t: 'chunk', id, d: chunk });
+    // Transport backpressure: don't outrun a slow link (ssh channel) by more than the socket's buffer.
+    if (this.#socket.writableNeedDrain) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.#socket.off('drain', done);
+          this.#socket.off('close', done);
+          resolve();
+        };
+        this.#socket.on('drain', done);
+        this.#socket.on('close', done);
+      });
+    }
+  }
+
+  #onCancel(id: number): void {
+    const f = this.#inflight.get(id);
+    if (!f || f.answered) return;
+    f.answered = true;
+    // The id is free at once (clients never reuse ids) so a cancelled walk
+    // that takes a moment to notice does not count against the in-flight limit.
+    this.#inflight.delete(id);
+    f.ac.abort(new ProtocolError('CANCELLED', 'request cancelled'));
+    this.#sendError(id, cancelled());
+  }
+
+  #onClose(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#helloTimer) clearTimeout(this.#helloTimer);
+    for (const f of this.#inflight.values()) {
+      f.answered = true;
+      f.ac.abort(new ProtocolError('CANCELLED', 'connection closed'));
+    }
+    for (const fn of this.#closeHooks.splice(0)) {
+      try {
+        fn();
+      } catch (err) {
+        this.#deps.log.warn({ err: String(err) }, 'close hook failed');
+      }
+    }
+    this.#deps.log.info({ session: this.id }, 'client disconnected');
+  }
+}
+
+function cancelled(): WireError {
+  return { code: 'CANCELLED', message: 'request cancelled' };
+}
+
+/** Any thrown value → the wire error shape. Unknown failures are INTERNAL and logged with their stack. */
+export function toWire(err: unknown, log: Logger, method?: string): WireError {
+  if (err instanceof ProtocolError) return err.toWire();
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e === 'object' && isErrnoCode(e.code)) {
+    const out: WireError = { code: e.code, message: e.message };
+    if (e.path) out.details = { path: String(e.path), syscall: e.syscall ?? null };
+    return out;
+  }
+  log.error({ err: e?.stack ?? String(err), method }, 'handler failed');
+  return { code: 'INTERNAL', message: `${method ?? 'agent'}: internal error: ${e?.message ?? String(err)}` };
+}

@@ -1,0 +1,45 @@
+/**
+ * The `clustrix` command line. Every command takes --json; exit codes are
+ * listed in exit.ts and the README.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerAgentCommands } from './agent-commands.js';
+import { registerDemoCommand } from './demo.js';
+import { EXIT, UsageError } from './exit.js';
+import { registerFsCommands } from './fs-commands.js';
+import type { GlobalOptions } from './session.js';
+
+// `clustrix find … | head` closes the pipe early: that is success, not a crash.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.OK);
+  throw err;
+});
+
+const program = new Command();
+program
+  .name('clustrix')
+  .description('Make an HPC cluster feel local: fast filesystem queries, jobs and functions through one agent.\nTargets are host:path (an ssh alias or user@host), local:path, or a plain local path.')
+  .option('--json', 'machine-readable output (JSON; find prints JSON lines)')
+  .option('--root <dir>', 'clustrix root on the target (default ~/.clustrix)')
+  .option('--run-dir <dir>', 'agent run dir for socket/lock/token (default $XDG_RUNTIME_DIR/clustrix or /tmp/clustrix-$UID)')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+registerFsCommands(program, globals);
+registerAgentCommands(program, globals);
+registerDemoCommand(program, globals);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+  } else if (err instanceof UsageError) {
+    process.stderr.write(`clustrix: ${err.message}\n`);
+    process.exitCode = EXIT.USAGE;
+  } else {
+    process.stderr.write(`clustrix: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = EXIT.FAILED;
+  }
+}

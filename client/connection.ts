@@ -1,0 +1,448 @@
+/**
+ * The client end of the protocol over any duplex byte stream: a Unix socket,
+ * an ssh2 stream-local channel, an exec-bridge channel, an in-memory pair.
+ * Typed calls and streams from the method table, cancellation end to end,
+ * flow control, client-side queueing beyond the agent's in-flight limit.
+ */
+import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
+import {
+  CLIENT_DEFAULTS,
+  DEFAULT_LIMITS,
+  decodeAgentFrame,
+  encodeFrame,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type AgentFrame,
+  type ChunkOf,
+  type ClientFrame,
+  type Limits,
+  type ParamsIn,
+  type ResultOf,
+  type StreamMethod,
+  type UnaryMethod,
+  type WelcomeFrame,
+  type WireError,
+} from '../protocol/index.js';
+import { ConnectionError, RemoteError } from './errors.js';
+
+export interface CallOptions {
+  /** Aborting cancels the call on the agent too. */
+  signal?: AbortSignal;
+  /** Cancel with TIMEOUT after this many ms. Unary default 60 s; streams: none (walks have their own limit). 0 = none. */
+  timeoutMs?: number;
+}
+
+export interface OpenOptions {
+  token: string;
+  /** Shown in agent logs. */
+  clientName?: string;
+  /** Milliseconds for the WebSocket upgrade and hello. Default 20 s. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A streaming call: iterate the chunks; `result` settles with the summary. */
+export interface RemoteStream<C, R> extends AsyncIterable<C> {
+  readonly result: Promise<R>;
+  cancel(): void;
+}
+
+type Pending =
+  | { kind: 'unary'; method: string; resolve: (r: unknown) => void; reject: (e: Error) => void; cleanup: () => void }
+  | { kind: 'stream'; method: string; stream: StreamState; cleanup: () => void };
+
+interface StreamState {
+  chunks: unknown[];
+  waiter: (() => void) | null;
+  done: boolean;
+  error: Error | null;
+  resolveResult: (r: unknown) => void;
+  rejectResult: (e: Error) => void;
+}
+
+interface Queued {
+  frame: ClientFrame & { t: 'req' };
+  start: () => void;
+}
+
+/** Socket-like duplex; ws wants a few net.Socket methods that ssh2 channels lack. */
+function asSocket(d: Duplex): Duplex {
+  const s = d as Duplex & { setNoDelay?: unknown; setTimeout?: unknown; setKeepAlive?: unknown };
+  if (typeof s.setNoDelay !== 'function') s.setNoDelay = () => s;
+  if (typeof s.setTimeout !== 'function') s.setTimeout = () => s;
+  if (typeof s.setKeepAlive !== 'function') s.setKeepAlive = () => s;
+  return d;
+}
+
+export class Connection {
+  readonly welcome: WelcomeFrame;
+  readonly limits: Readonly<Limits>;
+  readonly #ws: WebSocket;
+  readonly #socket: Duplex;
+  readonly #pending = new Map<number, Pending>();
+  readonly #queue: Queued[] = [];
+  readonly #listeners = new Map<string, Set<(d: unknown) => void>>();
+  readonly #closeListeners = new Set<(err: ConnectionError) => void>();
+  /** Ids sent to the agent and not yet settled: bounded by the agent's maxInFlightRequests. */
+  readonly #sent = new Set<number>();
+  #nextId = 1;
+  #closedError: ConnectionError | null = null;
+  #corked = false;
+
+  private constructor(ws: WebSocket, socket: Duplex, welcome: WelcomeFrame) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.welcome = welcome;
+    this.limits = { ...DEFAULT_LIMITS, ...sanitizeLimits(welcome.limits) };
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.#onMessage(data, isBinary));
+    ws.on('close', (code: number, reason: Buffer) => {
+      const why = reason.length ? reason.toString() : 'no reason given';
+      this.#teardown(new ConnectionError('closed', `connection to the agent closed (code ${code}: ${why})`, { details: { code } }));
+    });
+    ws.on('error', (err: Error) => this.#teardown(new ConnectionError('closed', `connection to the agent failed: ${err.message}`, { cause: err })));
+  }
+
+  /** Open the WebSocket over `socket`, say hello, wait for welcome. */
+  static open(socket: Duplex, opts: OpenOptions): Promise<Connection> {
+    const timeoutMs = opts.timeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket('ws://clustrix-agent/', {
+        createConnection: () => asSocket(socket) as never,
+        perMessageDeflate: false,
+        maxPayload: DEFAULT_LIMITS.maxFrameBytes * 2,
+        handshakeTimeout: timeoutMs,
+      });
+      ws.binaryType = 'nodebuffer';
+      let settled = false;
+      const fail = (err: ConnectionError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        ws.removeAllListeners();
+        ws.on('error', () => {});
+        ws.terminate();
+        socket.destroy();
+        reject(err);
+      };
+      const onAbort = () => fail(new ConnectionError('closed', 'connect aborted', { cause: opts.signal?.reason }));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => fail(new ConnectionError('timeout', `no welcome from the agent within ${timeoutMs} ms`)), timeoutMs);
+      ws.once('error', (err) => fail(new ConnectionError('handshake', `WebSocket upgrade to the agent failed: ${err.message}`, { cause: err })));
+      ws.once('close', (code, reason) => fail(new ConnectionError('handshake', `agent closed the connection during the handshake (code ${code}${reason.length ? `: ${reason.toString()}` : ''})`)));
+      ws.once('open', () => {
+        const hello: ClientFrame = { t: 'hello', v: PROTOCOL_VERSION, token: opts.token, client: opts.clientName ?? 'clustrix' };
+        ws.send(encodeFrame(hello), { binary: true });
+      });
+      ws.once('message', (data: Buffer) => {
+        let frame: AgentFrame;
+        try {
+          frame = decodeAgentFrame(data, DEFAULT_LIMITS.maxFrameBytes * 2);
+        } catch (err) {
+          fail(new ConnectionError('handshake', `agent sent a bad first frame: ${(err as Error).message}`));
+          return;
+        }
+        if (frame.t === 'err') {
+          fail(new ConnectionError('handshake', frame.e.message, { details: { code: frame.e.code, ...frame.e.details } }));
+          return;
+        }
+        if (frame.t !== 'welcome') {
+          fail(new ConnectionError('handshake', `agent answered hello with "${frame.t}" instead of welcome`));
+          return;
+        }
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        ws.removeAllListeners();
+        resolve(new Connection(ws, socket, frame));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closedError !== null;
+  }
+
+  /** Requests sent and not yet answered, plus those queued locally. */
+  get pending(): number {
+    return this.#pending.size + this.#queue.length;
+  }
+
+  /** Call a unary method. */
+  call<M extends UnaryMethod>(method: M, params: ParamsIn<M>, opts: CallOptions = {}): Promise<ResultOf<M>> {
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      if (this.#closedError) return reject(this.#closedError);
+      if (opts.signal?.aborted) return reject(cancelledError(method.name, opts.signal.reason));
+      const id = this.#nextId++;
+      const frame = { t: 'req' as const, id, m: method.name, p: params };
+      const timeoutMs = opts.timeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs;
+      const cleanup = this.#watch(id, method.name, opts.signal, timeoutMs);
+      this.#pending.set(id, { kind: 'unary', method: method.name, resolve: resolve as (r: unknown) => void, reject, cleanup });
+      this.#enqueue(frame);
+    });
+  }
+
+  /** Call a streaming method. */
+  stream<M extends StreamMethod>(method: M, params: ParamsIn<M>, opts: CallOptions = {}): RemoteStream<ChunkOf<M>, ResultOf<M>> {
+    let resolveResult!: (r: unknown) => void;
+    let rejectResult!: (e: Error) => void;
+    const result = new Promise<ResultOf<M>>((res, rej) => {
+      resolveResult = res as (r: unknown) => void;
+      rejectResult = rej;
+    });
+    // Consumers that only iterate must not get an unhandled rejection from `result`.
+    result.catch(() => {});
+    const st: StreamState = { chunks: [], waiter: null, done: false, error: null, resolveResult, rejectResult };
+    const id = this.#nextId++;
+    const finish = (err: Error | null) => {
+      if (st.done) return;
+      st.done = true;
+      st.error = err;
+      const w = st.waiter;
+      st.waiter = null;
+      w?.();
+    };
+    if (this.#closedError) {
+      finish(this.#closedError);
+      rejectResult(this.#closedError);
+    } else if (opts.signal?.aborted) {
+      const e = cancelledError(method.name, opts.signal.reason);
+      finish(e);
+      rejectResult(e);
+    } else {
+      const cleanup = this.#watch(id, method.name, opts.signal, opts.timeoutMs ?? 0);
+      this.#pending.set(id, { kind: 'stream', method: method.name, stream: st, cleanup });
+      this.#enqueue({ t: 'req', id, m: method.name, p: params });
+      // Make the stream state visible to the frame handler's finish logic.
+      st.resolveResult = (r) => {
+        finish(null);
+        resolveResult(r);
+      };
+      st.rejectResult = (e) => {
+        finish(e);
+        rejectResult(e);
+      };
+    }
+    const self = this;
+    return {
+      result,
+      cancel: () => self.#cancel(id, cancelledError(method.name)),
+      async *[Symbol.asyncIterator]() {
+        try {
+          for (;;) {
+            if (st.chunks.length > 0) {
+              const c = st.chunks.shift() as ChunkOf<M>;
+              self.#sendFrame({ t: 'ack', id, n: 1 });
+              yield c;
+              continue;
+            }
+            if (st.done) {
+              if (st.error) throw st.error;
+              return;
+            }
+            await new Promise<void>((r) => (st.waiter = r));
+          }
+        } finally {
+          // Consumer stopped early (break/throw): cancel the walk on the agent.
+          if (!st.done) self.#cancel(id, cancelledError(method.name));
+        }
+      },
+    };
+  }
+
+  /** Subscribe to events of a topic. Returns the unsubscribe function. */
+  onEvent(topic: string, fn: (d: unknown) => void): () => void {
+    let set = this.#listeners.get(topic);
+    if (!set) this.#listeners.set(topic, (set = new Set()));
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
+  /** Called once when the connection closes, for whatever reason. */
+  onClose(fn: (err: ConnectionError) => void): () => void {
+    if (this.#closedError) {
+      fn(this.#closedError);
+      return () => {};
+    }
+    this.#closeListeners.add(fn);
+    return () => this.#closeListeners.delete(fn);
+  }
+
+  /** Close; everything pending is rejected with one ConnectionError('closed'). Idempotent. */
+  async close(reason = 'closed by the client'): Promise<void> {
+    if (this.#closedError) return;
+    this.#teardown(new ConnectionError('closed', reason));
+    await new Promise<void>((resolve) => {
+      if (this.#ws.readyState === WebSocket.CLOSED) return resolve();
+      const t = setTimeout(() => {
+        this.#ws.terminate();
+        resolve();
+      }, 1000);
+      this.#ws.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      this.#ws.close(1000, reason.slice(0, 120));
+    });
+    this.#socket.destroy();
+  }
+
+  // Arms the signal and timeout of one request; returns the disarm function.
+  #watch(id: number, method: string, signal: AbortSignal | undefined, timeoutMs: number): () => void {
+    const onAbort = () => this.#cancel(id, cancelledError(method, signal?.reason));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => this.#cancel(id, new RemoteError({ code: 'TIMEOUT', message: `${method} timed out after ${timeoutMs} ms` }, method)), timeoutMs)
+        : null;
+    return () => {
+      signal?.removeEventListener('abort', onAbort);
+      if (timer) clearTimeout(timer);
+    };
+  }
+
+  #enqueue(frame: ClientFrame & { t: 'req' }): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(frame);
+    } catch (err) {
+      this.#settle(frame.id, new RemoteError({ code: 'INVALID_PARAMS', message: `${frame.m}: params cannot be encoded: ${(err as Error).message}` }, frame.m));
+      return;
+    }
+    if (bytes.byteLength > this.limits.maxFrameBytes) {
+      this.#settle(
+        frame.id,
+        new RemoteError({ code: 'TOO_LARGE', message: `${frame.m}: request of ${bytes.byteLength} bytes exceeds the ${this.limits.maxFrameBytes}-byte frame limit; send large data in chunks` }, frame.m),
+      );
+      return;
+    }
+    const start = () => {
+      this.#sent.add(frame.id);
+      this.#rawSend(bytes);
+    };
+    if (this.#queue.length === 0 && this.#sent.size < this.limits.maxInFlightRequests) start();
+    else this.#queue.push({ frame, start });
+  }
+
+  #rawSend(bytes: Uint8Array): void {
+    if (this.#closedError) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      const s = this.#socket as Duplex & { cork?: () => void; uncork?: () => void };
+      s.cork?.();
+      process.nextTick(() => {
+        this.#corked = false;
+        s.uncork?.();
+      });
+    }
+    this.#ws.send(bytes, { binary: true });
+  }
+
+  #sendFrame(frame: ClientFrame): void {
+    this.#rawSend(encodeFrame(frame));
+  }
+
+  #cancel(id: number, err: Error): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    const qi = this.#queue.findIndex((q) => q.frame.id === id);
+    if (qi >= 0) this.#queue.splice(qi, 1);
+    else this.#sendFrame({ t: 'cancel', id });
+    this.#settle(id, err);
+  }
+
+  #settle(id: number, err: Error | null, value?: unknown): void {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    this.#sent.delete(id);
+    p.cleanup();
+    if (p.kind === 'unary') {
+      if (err) p.reject(err);
+      else p.resolve(value);
+    } else if (err) p.stream.rejectResult(err);
+    else p.stream.resolveResult(value);
+    this.#drainQueue();
+  }
+
+  #drainQueue(): void {
+    while (this.#queue.length > 0 && this.#sent.size < this.limits.maxInFlightRequests) {
+      this.#queue.shift()!.start();
+    }
+  }
+
+  #onMessage(data: Buffer, isBinary: boolean): void {
+    if (!isBinary) return;
+    let frame: AgentFrame;
+    try {
+      frame = decodeAgentFrame(data, this.limits.maxFrameBytes * 2);
+    } catch (err) {
+      // The agent is our own code: a bad frame means a broken link or bug. Say so, loudly.
+      this.#teardown(new ConnectionError('closed', `agent sent a bad frame: ${(err as ProtocolError).message}`));
+      return;
+    }
+    switch (frame.t) {
+      case 'res':
+        this.#settle(frame.id, null, frame.r);
+        return;
+      case 'end':
+        this.#settle(frame.id, null, frame.r);
+        return;
+      case 'err': {
+        if (frame.id === null) return this.#onConnectionLevelError(frame.e);
+        const p = this.#pending.get(frame.id);
+        this.#settle(frame.id, new RemoteError(frame.e, p?.method));
+        return;
+      }
+      case 'chunk': {
+        const p = this.#pending.get(frame.id);
+        if (!p || p.kind !== 'stream') return;
+        p.stream.chunks.push(frame.d);
+        const w = p.stream.waiter;
+        p.stream.waiter = null;
+        w?.();
+        return;
+      }
+      case 'evt': {
+        const set = this.#listeners.get(frame.topic);
+        if (set) for (const fn of set) fn(frame.d);
+        return;
+      }
+      case 'welcome':
+        return;
+    }
+  }
+
+  #onConnectionLevelError(e: WireError): void {
+    // Errors without an id answer frames the agent could not attribute; our
+    // frames are well formed, so log-worthy but not fatal.
+    const set = this.#listeners.get('$error');
+    if (set) for (const fn of set) fn(e);
+  }
+
+  #teardown(err: ConnectionError): void {
+    if (this.#closedError) return;
+    this.#closedError = err;
+    this.#queue.length = 0;
+    for (const id of [...this.#pending.keys()]) this.#settle(id, err);
+    for (const fn of this.#closeListeners) fn(err);
+    this.#closeListeners.clear();
+  }
+}
+
+function cancelledError(method: string, cause?: unknown): RemoteError {
+  return new RemoteError({ code: 'CANCELLED', message: `${method} was cancelled` }, method, { cause });
+}
+
+function sanitizeLimits(l: unknown): Partial<Limits> {
+  const out: Partial<Limits> = {};
+  if (typeof l !== 'object' || l === null) return out;
+  for (const [k, v] of Object.entries(l)) {
+    if (k in DEFAULT_LIMITS && typeof v === 'number' && Number.isFinite(v) && v > 0) (out as Record<string, number>)[k] = v;
+  }
+  return out;
+}
+
+export { ProtocolError };

@@ -1,0 +1,170 @@
+/**
+ * `cluster.fs`: the typed filesystem API. Every method is one round trip (or
+ * one stream); every method takes `{ signal, timeoutMs }`.
+ */
+import { createHash } from 'node:crypto';
+import * as m from '../protocol/methods/fs.js';
+import type { CountResult, DirEntry, DuResult, FileInfo, FindEntry, ParamsIn, PathArg, ReadSummary, WalkProgress, WalkSummary } from '../protocol/index.js';
+import type { CallOptions, Connection, RemoteStream } from './connection.js';
+
+export type FindOptions = Omit<ParamsIn<typeof m.fsFind>, 'root'> & CallOptions;
+export type CountOptions = Omit<ParamsIn<typeof m.fsCount>, 'root'> & CallOptions & { onProgress?: (p: WalkProgress) => void };
+export type GlobOptions = Omit<ParamsIn<typeof m.fsGlob>, 'pattern'> & CallOptions;
+
+/** An async iterable of entries with the walk's summary. */
+export interface EntryStream<E, R> extends AsyncIterable<E> {
+  readonly result: Promise<R>;
+  /** Collect every entry (mind memory on huge trees). */
+  toArray(): Promise<E[]>;
+  cancel(): void;
+}
+
+function split<T extends CallOptions>(o: T | undefined): [Omit<T, 'signal' | 'timeoutMs'>, CallOptions] {
+  const { signal, timeoutMs, ...rest } = (o ?? {}) as T;
+  const call: CallOptions = {};
+  if (signal) call.signal = signal;
+  if (timeoutMs !== undefined) call.timeoutMs = timeoutMs;
+  return [rest, call];
+}
+
+function flatten<E, R>(s: RemoteStream<E[], R>): EntryStream<E, R> {
+  return {
+    result: s.result,
+    cancel: () => s.cancel(),
+    async *[Symbol.asyncIterator]() {
+      for await (const batch of s) yield* batch;
+    },
+    async toArray() {
+      const out: E[] = [];
+      for await (const batch of s) for (const e of batch) out.push(e);
+      await s.result;
+      return out;
+    },
+  };
+}
+
+async function drainProgress<R>(s: RemoteStream<WalkProgress, R>, onProgress?: (p: WalkProgress) => void): Promise<R> {
+  for await (const p of s) onProgress?.(p);
+  return s.result;
+}
+
+export class FsApi {
+  readonly #c: Connection;
+  constructor(conn: Connection) {
+    this.#c = conn;
+  }
+
+  stat(path: PathArg, o?: CallOptions): Promise<FileInfo> {
+    return this.#c.call(m.fsStat, { path }, o);
+  }
+  lstat(path: PathArg, o?: CallOptions): Promise<FileInfo> {
+    return this.#c.call(m.fsLstat, { path }, o);
+  }
+  exists(path: PathArg, o?: CallOptions): Promise<boolean> {
+    return this.#c.call(m.fsExists, { path }, o);
+  }
+  isDir(path: PathArg, o?: CallOptions): Promise<boolean> {
+    return this.#c.call(m.fsIsDir, { path }, o);
+  }
+  isFile(path: PathArg, o?: CallOptions): Promise<boolean> {
+    return this.#c.call(m.fsIsFile, { path }, o);
+  }
+  async realpath(path: PathArg, o?: CallOptions): Promise<string> {
+    return (await this.#c.call(m.fsRealpath, { path }, o)).path;
+  }
+  async readlink(path: PathArg, o?: CallOptions): Promise<string> {
+    return (await this.#c.call(m.fsReadlink, { path }, o)).path;
+  }
+
+  /** All entries of a directory with their lstat. For huge directories prefer lsStream. */
+  ls(path: PathArg, o?: Omit<ParamsIn<typeof m.fsLs>, 'path'> & CallOptions): Promise<DirEntry[]> {
+    return this.lsStream(path, o).toArray();
+  }
+  lsStream(path: PathArg, o?: Omit<ParamsIn<typeof m.fsLs>, 'path'> & CallOptions): EntryStream<DirEntry, { count: number }> {
+    const [p, call] = split(o);
+    return flatten(this.#c.stream(m.fsLs, { path, ...p }, call));
+  }
+
+  /** Walk a tree like GNU find. `for await (const e of cluster.fs.find(root, { name: '*.log' }))`. */
+  find(root: PathArg, o?: FindOptions): EntryStream<FindEntry, WalkSummary> {
+    const [p, call] = split(o);
+    return flatten(this.#c.stream(m.fsFind, { root, ...p }, call));
+  }
+
+  glob(pattern: string, o?: GlobOptions): EntryStream<FindEntry, WalkSummary> {
+    const [p, call] = split(o);
+    return flatten(this.#c.stream(m.fsGlob, { pattern, ...p }, call));
+  }
+
+  du(path: PathArg, o?: Omit<ParamsIn<typeof m.fsDu>, 'path'> & CallOptions & { onProgress?: (p: WalkProgress) => void }): Promise<DuResult> {
+    const { onProgress, ...rest } = o ?? {};
+    const [p, call] = split(rest);
+    return drainProgress(this.#c.stream(m.fsDu, { path, ...p }, call), onProgress);
+  }
+
+  count(root: PathArg, o?: CountOptions): Promise<CountResult> {
+    const { onProgress, ...rest } = o ?? {};
+    const [p, call] = split(rest);
+    return drainProgress(this.#c.stream(m.fsCount, { root, ...p }, call), onProgress);
+  }
+
+  /** Stream a byte range of a file. */
+  read(path: PathArg, o?: { offset?: number; length?: number } & CallOptions): RemoteStream<Uint8Array, ReadSummary> {
+    const [p, call] = split(o);
+    return this.#c.stream(m.fsRead, { path, ...p }, call);
+  }
+
+  /** Read a whole file (or a range) into memory. */
+  async readFile(path: PathArg, o?: { offset?: number; length?: number } & CallOptions): Promise<Buffer> {
+    const parts: Uint8Array[] = [];
+    const s = this.read(path, o);
+    for await (const c of s) parts.push(c);
+    await s.result;
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * Write a whole file atomically (temp file + rename). Large data goes as a
+   * pipelined chunked upload verified by sha256.
+   */
+  async writeFile(path: PathArg, data: Uint8Array | string, o?: { mode?: number; mkdirs?: boolean } & CallOptions): Promise<{ bytes: number }> {
+    const [p, call] = split(o);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    const chunk = this.#c.limits.transferChunkBytes;
+    if (bytes.byteLength <= chunk) return this.#c.call(m.fsWrite, { path, data: bytes, ...p }, call);
+    const { handle } = await this.#c.call(m.fsUploadOpen, { path, ...p }, call);
+    try {
+      const sends: Promise<unknown>[] = [];
+      const window = 8;
+      for (let off = 0; off < bytes.byteLength; off += chunk) {
+        sends.push(this.#c.call(m.fsUploadChunk, { handle, offset: off, data: bytes.subarray(off, off + chunk) }, call));
+        if (sends.length >= window) await sends.shift();
+      }
+      await Promise.all(sends);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      return await this.#c.call(m.fsUploadCommit, { handle, size: bytes.byteLength, sha256 }, call);
+    } catch (err) {
+      await this.#c.call(m.fsUploadAbort, { handle }).catch(() => {});
+      throw err;
+    }
+  }
+
+  appendFile(path: PathArg, data: Uint8Array | string, o?: CallOptions): Promise<{ bytes: number }> {
+    return this.#c.call(m.fsWrite, { path, data: typeof data === 'string' ? Buffer.from(data) : data, append: true }, o);
+  }
+
+  mkdir(path: PathArg, o?: { parents?: boolean; mode?: number } & CallOptions): Promise<{ created: boolean }> {
+    const [p, call] = split(o);
+    return this.#c.call(m.fsMkdir, { path, ...p }, call);
+  }
+
+  rm(path: PathArg, o?: { recursive?: boolean; force?: boolean } & CallOptions): Promise<{ removed: boolean }> {
+    const [p, call] = split(o);
+    return this.#c.call(m.fsRm, { path, ...p }, call);
+  }
+
+  async rename(from: PathArg, to: PathArg, o?: { noReplace?: boolean } & CallOptions): Promise<void> {
+    const [p, call] = split(o);
+    await this.#c.call(m.fsRename, { from, to, ...p }, call);
+  }
+}

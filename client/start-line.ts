@@ -1,0 +1,42 @@
+/**
+ * Find the agent's start line in the output of `agent.mjs start`, skipping
+ * whatever a login shell printed before it (banners, `module` chatter,
+ * .bashrc echoes).
+ */
+import { START_LINE_MAGIC } from '../protocol/index.js';
+
+/** What `agent.mjs start` prints after the magic prefix. */
+export interface StartInfo {
+  socket: string;
+  protocol: number;
+  build: string;
+  pid: number;
+  token: string;
+  runDir: string;
+  root: string;
+  host: string;
+  node: string;
+  logFile: string;
+  started: boolean;
+}
+
+export function parseStartOutput(stdout: string): StartInfo | null {
+  for (const line of stdout.split(/\r?\n/)) {
+    const at = line.indexOf(START_LINE_MAGIC);
+    if (at < 0) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line.slice(at + START_LINE_MAGIC.length));
+    } catch {
+      continue;
+    }
+    if (isStartInfo(v)) return v;
+  }
+  return null;
+}
+
+function isStartInfo(v: unknown): v is StartInfo {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o.socket === 'string' && typeof o.token === 'string' && typeof o.build === 'string' && typeof o.pid === 'number' && typeof o.protocol === 'number';
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Build: the agent as ONE self-contained file (dist/agent.mjs, no node_modules
+// needed where it runs), the client library and the CLI (dependencies external).
+import { build } from 'esbuild';
+import { statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+// CJS dependencies bundled into ESM still call require() for Node built-ins.
+const requireShim = "import { createRequire as __clxCreateRequire } from 'node:module'; const require = __clxCreateRequire(import.meta.url);";
+
+/** Hard cap on the agent bundle (issue: one file ≤ 1 MB). */
+const AGENT_MAX_BYTES = 1024 * 1024;
+
+const common = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node18',
+  sourcemap: false,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: ['agent/main.ts'],
+    outfile: 'dist/agent.mjs',
+    banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+    // Optional native accelerators: the libraries fall back to JS without them.
+    external: ['msgpackr-extract', 'bufferutil', 'utf-8-validate'],
+    minify: true,
+    keepNames: true,
+  }),
+  build({ ...common, entryPoints: ['client/index.ts'], outfile: 'dist/client.mjs', packages: 'external' }),
+  build({ ...common, entryPoints: ['client/cli/main.ts'], outfile: 'dist/cli.mjs', packages: 'external' }),
+]);
+
+const size = statSync(join(root, 'dist/agent.mjs')).size;
+if (size > AGENT_MAX_BYTES) {
+  console.error(`dist/agent.mjs is ${size} bytes, over the ${AGENT_MAX_BYTES}-byte budget`);
+  process.exit(1);
+}
+if (process.env.CLUSTRIX_BUILD_VERBOSE) console.error(`dist/agent.mjs: ${(size / 1024).toFixed(0)} KiB`);
