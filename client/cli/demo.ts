@@ -100,9 +100,9 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
         }
         await cluster.close();
         say('\nThe agent stays up for the next command and exits by itself when idle. Try:');
-        say(`  npx clustrix ls -l ${root}   (the demo tree is removed now; point it anywhere)`);
-        say('  npx clustrix find ~ --name "*.md" --maxdepth 3');
-        say('  npx clustrix status');
+        say(`  node bin/clustrix.mjs ls -l ~          (or `npm link` once, then `clustrix …`)`);
+        say('  node bin/clustrix.mjs find ~ --name "*.md" --maxdepth 3');
+        say('  node bin/clustrix.mjs status');
       } catch (err) {
         process.stderr.write(`clustrix demo: ${describeError(err)}\n`);
         process.exitCode = exitCodeFor(err);
