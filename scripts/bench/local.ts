@@ -1,0 +1,119 @@
+/**
+ * Local part of the bench: the agent over its Unix socket vs the GNU tools
+ * run locally (as subprocesses writing to a pipe, the way a script would).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { connect, type Cluster } from '../../client/index.js';
+import { runLocalAgent } from '../../client/local.js';
+import { cachedTree } from '../../test/support/trees.js';
+import { fmtMs, median, quantile, ratio, timeIt, type Row } from './stats.js';
+
+const run = promisify(execFile);
+
+/** Time a GNU tool to completion, its whole stdout drained (process start included). */
+function gnu(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    p.stdout.on('data', () => {});
+    p.on('error', reject);
+    p.on('close', () => resolve(performance.now() - t0));
+  });
+}
+
+function vm(pid: number, key: 'VmHWM' | 'VmRSS'): number {
+  const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+async function walkAll(c: Cluster, root: string): Promise<number> {
+  let n = 0;
+  for await (const _ of c.fs.find(root)) n++;
+  return n;
+}
+
+export async function benchLocal(opts: { rounds: number; big: boolean }): Promise<{ rows: Row[]; raw: Record<string, unknown> }> {
+  const base = mkdtempSync('/tmp/clx-bench-');
+  const lopts = { root: `${base}/root`, runDir: `${base}/run`, idleExitMs: 120_000 };
+  const rows: Row[] = [];
+  const raw: Record<string, unknown> = {};
+  try {
+    process.stderr.write('bench: preparing trees (cached under $TMPDIR/clustrix-trees)…\n');
+    const t22 = cachedTree({ entries: 22_200 });
+    const t200 = cachedTree({ entries: 200_000 });
+    const c = await connect('local', lopts);
+    const info = await c.info();
+
+    // stat latency, sequential
+    const target = `${t22}/file-0000001.dat`;
+    for (let i = 0; i < 200; i++) await c.fs.stat(target);
+    const lat: number[] = [];
+    for (let i = 0; i < 3000; i++) lat.push(await timeIt(() => c.fs.stat(target)));
+    const execLat: number[] = [];
+    for (let i = 0; i < 200; i++) execLat.push(await timeIt(() => run('stat', ['--printf=%s', target])));
+    raw.statP50Ms = median(lat);
+    raw.statP99Ms = quantile(lat, 0.99);
+    raw.statExecP50Ms = median(execLat);
+    rows.push({ metric: 'stat p50 (sequential)', ours: fmtMs(median(lat)), baseline: `${fmtMs(median(execLat))} (exec stat)`, ratio: ratio(median(lat), median(execLat)), goal: '' });
+    rows.push({ metric: 'stat p99 (sequential)', ours: fmtMs(quantile(lat, 0.99)), baseline: `${fmtMs(quantile(execLat, 0.99))} (exec stat)`, ratio: ratio(quantile(lat, 0.99), quantile(execLat, 0.99)), goal: '' });
+
+    // pipelined stats on one connection
+    const N = 50_000;
+    const rates: number[] = [];
+    for (let r = 0; r < opts.rounds; r++) {
+      const ms = await timeIt(() => Promise.all(Array.from({ length: N }, () => c.fs.stat(target))));
+      rates.push(N / (ms / 1000));
+    }
+    raw.pipelinedStatsPerSec = median(rates);
+    rows.push({ metric: `pipelined stats/s (${N} in flight)`, ours: `${Math.round(median(rates))}/s`, baseline: '', ratio: '', goal: '≥ 50,000/s' });
+
+    // find and du vs GNU, interleaved rounds
+    for (const [label, root] of [
+      ['22k', t22],
+      ['200k', t200],
+    ] as const) {
+      const ours: number[] = [];
+      const theirs: number[] = [];
+      const oursDu: number[] = [];
+      const theirsDu: number[] = [];
+      let count = 0;
+      for (let r = 0; r < opts.rounds; r++) {
+        ours.push(await timeIt(async () => (count = await walkAll(c, root))));
+        theirs.push(await gnu('find', [root]));
+        oursDu.push(await timeIt(() => c.fs.du(root)));
+        theirsDu.push(await gnu('du', ['-s', '-b', root]));
+      }
+      raw[`find${label}`] = { ours: ours, gnu: theirs, entries: count };
+      raw[`du${label}`] = { ours: oursDu, gnu: theirsDu };
+      rows.push({ metric: `find, ${label} entries (${count})`, ours: fmtMs(median(ours)), baseline: `${fmtMs(median(theirs))} (GNU find)`, ratio: ratio(median(ours), median(theirs)), goal: '≤ 1.2×' });
+      rows.push({ metric: `du -sb, ${label} entries`, ours: fmtMs(median(oursDu)), baseline: `${fmtMs(median(theirsDu))} (GNU du)`, ratio: ratio(median(oursDu), median(theirsDu)), goal: '' });
+    }
+    await c.close();
+
+    // RSS of a fresh agent streaming a 1M-entry walk
+    if (opts.big) {
+      process.stderr.write('bench: preparing the 1M-entry tree (first run only; a few minutes)…\n');
+      const t1m = cachedTree({ entries: 1_000_000, maxFileBytes: 0 });
+      await runLocalAgent(lopts, 'stop');
+      const c2 = await connect('local', lopts);
+      const pid = (await c2.info()).pid;
+      const before = vm(pid, 'VmRSS');
+      let n = 0;
+      const ms = await timeIt(async () => (n = await walkAll(c2, t1m)));
+      const peak = vm(pid, 'VmHWM');
+      const gnuMs = await gnu('find', [t1m]);
+      raw.rss1M = { beforeBytes: before, peakBytes: peak, entries: n, walkMs: ms, gnuMs };
+      rows.push({ metric: `agent peak RSS streaming ${n} entries`, ours: `${(peak / 1048576).toFixed(0)} MB`, baseline: `${(before / 1048576).toFixed(0)} MB at start`, ratio: '', goal: '≤ 150 MB' });
+      rows.push({ metric: 'find, 1M entries', ours: fmtMs(ms), baseline: `${fmtMs(gnuMs)} (GNU find)`, ratio: ratio(ms, gnuMs), goal: '' });
+      await c2.close();
+    }
+    raw.agent = { pid: info.pid, build: info.build, node: info.node };
+  } finally {
+    await runLocalAgent(lopts, 'stop').catch(() => {});
+    rmSync(base, { recursive: true, force: true });
+  }
+  return { rows, raw };
+}
