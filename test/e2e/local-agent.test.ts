@@ -110,12 +110,18 @@ describe('local agent lifecycle', () => {
   });
 
   it.each([
-    ['a run dir with mode 0755', (d: string) => mkdirSync(d, { mode: 0o755 }), /has mode 755, expected 700/],
+    [
+      'a run dir with mode 0755',
+      (d: string) => {
+        mkdirSync(d);
+        chmodSync(d, 0o755);
+      },
+      /has mode 755, expected 700/,
+    ],
     ['a symlink in place of the run dir', (d: string) => symlinkSync('/tmp', d), /not a directory/],
   ])('refuses %s with a message that says what to do', async (_what, prepare, message) => {
     env = localEnv();
     prepare(env.runDir);
-    if (_what.includes('0755')) chmodSync(env.runDir, 0o755);
     const r = await runLocalAgent(env.opts, 'start');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(message);

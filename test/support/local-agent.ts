@@ -42,10 +42,15 @@ export function localEnv(extra: Partial<LocalOptions> = {}): LocalEnv {
   };
 }
 
+/** Alive and not a zombie (an exited agent reparented to a PID 1 that does not reap stays a zombie). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
