@@ -156,11 +156,11 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .description('disk usage of a tree (hard links once), like du -s')
     .argument('[target]', 'host:path or local path', '.')
     .option('-b, --bytes', 'apparent size in bytes (du -sb)')
-    .option('-B1', 'allocated size in bytes (du -s -B1)')
+    .option('-B, --block-size <size>', 'allocated size in units of size, like du -B (-B1: bytes)')
     .option('-h, --human', 'human-readable allocated size (du -sh)')
     .option('-x, --one-file-system', 'stay on one filesystem')
     .addHelpText('after', '\nExamples:\n  clustrix du -h ~/data\n  clustrix du --json mycluster:/scratch/$USER')
-    .action(async (operand: string, o: { bytes?: boolean; B1?: boolean; human?: boolean; oneFileSystem?: boolean }) => {
+    .action(async (operand: string, o: { bytes?: boolean; blockSize?: string; human?: boolean; oneFileSystem?: boolean }) => {
       const g = globals();
       const { host, path } = parseTarget(operand);
       process.exitCode = await withCluster(host, g, async (c, signal) => {
@@ -174,7 +174,8 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
         for (const e of r.firstErrors) process.stderr.write(`clustrix du: cannot read '${e.path}': ${e.error?.message ?? 'error'}\n`);
         if (g.json) await out(json({ path, ...r }) + '\n');
         else {
-          const v = o.bytes ? String(r.apparentBytes) : o.B1 ? String(r.allocatedBytes) : o.human ? humanSize(r.allocatedBytes) : String(Math.ceil(r.allocatedBytes / 1024));
+          const block = o.blockSize ? parseSize(o.blockSize) : 1024;
+          const v = o.bytes ? String(r.apparentBytes) : o.human ? humanSize(r.allocatedBytes) : String(Math.ceil(r.allocatedBytes / block));
           await out(`${v}\t${path}\n`);
         }
         return r.errors > 0 ? EXIT.FAILED : EXIT.OK;
