@@ -81,7 +81,9 @@ export class Connection {
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   readonly #pending = new Map<number, Pending>();
-  readonly #queue: Queued[] = [];
+  /** Requests waiting for an in-flight slot: a FIFO with a moving head (shift() on a big array is O(n)). */
+  #queue: Queued[] = [];
+  #queueHead = 0;
   readonly #listeners = new Map<string, Set<(d: unknown) => void>>();
   readonly #closeListeners = new Set<(err: ConnectionError) => void>();
   /** Ids sent to the agent and not yet settled: bounded by the agent's maxInFlightRequests. */
@@ -167,7 +169,7 @@ export class Connection {
 
   /** Requests sent and not yet answered, plus those queued locally. */
   get pending(): number {
-    return this.#pending.size + this.#queue.length;
+    return this.#pending.size;
   }
 
   /** Call a unary method. */
@@ -322,7 +324,7 @@ export class Connection {
       this.#sent.add(frame.id);
       this.#rawSend(bytes);
     };
-    if (this.#queue.length === 0 && this.#sent.size < this.limits.maxInFlightRequests) start();
+    if (this.#queueHead === this.#queue.length && this.#sent.size < this.limits.maxInFlightRequests) start();
     else this.#queue.push({ frame, start });
   }
 
@@ -347,9 +349,12 @@ export class Connection {
   #cancel(id: number, err: Error): void {
     const p = this.#pending.get(id);
     if (!p) return;
-    const qi = this.#queue.findIndex((q) => q.frame.id === id);
-    if (qi >= 0) this.#queue.splice(qi, 1);
-    else this.#sendFrame({ t: 'cancel', id });
+    if (this.#sent.has(id)) this.#sendFrame({ t: 'cancel', id });
+    else {
+      // Still queued locally: never sent, so nothing to cancel on the agent; drop it from the queue.
+      const qi = this.#queue.findIndex((q, i) => i >= this.#queueHead && q.frame.id === id);
+      if (qi >= 0) this.#queue.splice(qi, 1);
+    }
     this.#settle(id, err);
   }
 
@@ -368,8 +373,17 @@ export class Connection {
   }
 
   #drainQueue(): void {
-    while (this.#queue.length > 0 && this.#sent.size < this.limits.maxInFlightRequests) {
-      this.#queue.shift()!.start();
+    while (this.#queueHead < this.#queue.length && this.#sent.size < this.limits.maxInFlightRequests) {
+      const q = this.#queue[this.#queueHead]!;
+      this.#queue[this.#queueHead++] = undefined as unknown as Queued;
+      q.start();
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 4096 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
     }
   }
 
@@ -425,7 +439,8 @@ export class Connection {
   #teardown(err: ConnectionError): void {
     if (this.#closedError) return;
     this.#closedError = err;
-    this.#queue.length = 0;
+    this.#queue = [];
+    this.#queueHead = 0;
     for (const id of [...this.#pending.keys()]) this.#settle(id, err);
     for (const fn of this.#closeListeners) fn(err);
     this.#closeListeners.clear();
