@@ -43,10 +43,14 @@ export default tseslint.config(
   },
   {
     files: ['client/**/*.ts'],
-    rules: { 'no-restricted-imports': noImport(['**/agent/*', '**/agent/**'], 'client/ may import protocol/ only (it reads the built agent bundle as a file).') },
+    rules: {
+      'no-restricted-imports': noImport(['**/agent/*', '**/agent/**'], 'client/ may import protocol/ only (it reads the built agent bundle as a file).'),
+    },
   },
   {
     files: ['**/*.mjs', '**/*.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', performance: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', performance: 'readonly' },
+    },
   },
 );

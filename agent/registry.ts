@@ -35,7 +35,7 @@ export class Registry {
   readonly #handlers = new Map<string, Registered>();
 
   unary<M extends UnaryMethod>(method: M, handler: UnaryHandler<M>): this {
-    this.#add({ method, kind: 'unary', handler: handler as Registered['handler'] } as Registered);
+    this.#add({ method, kind: 'unary', handler: handler });
     return this;
   }
 

@@ -132,7 +132,11 @@ export class Connection {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const timer = setTimeout(() => fail(new ConnectionError('timeout', `no welcome from the agent within ${timeoutMs} ms`)), timeoutMs);
       ws.once('error', (err) => fail(new ConnectionError('handshake', `WebSocket upgrade to the agent failed: ${err.message}`, { cause: err })));
-      ws.once('close', (code, reason) => fail(new ConnectionError('handshake', `agent closed the connection during the handshake (code ${code}${reason.length ? `: ${reason.toString()}` : ''})`)));
+      ws.once('close', (code, reason) =>
+        fail(
+          new ConnectionError('handshake', `agent closed the connection during the handshake (code ${code}${reason.length ? `: ${reason.toString()}` : ''})`),
+        ),
+      );
       ws.once('open', () => {
         const hello: ClientFrame = { t: 'hello', v: PROTOCOL_VERSION, token: opts.token, client: opts.clientName ?? 'clustrix' };
         ws.send(encodeFrame(hello), { binary: true });
@@ -227,16 +231,17 @@ export class Connection {
         rejectResult(e);
       };
     }
-    const self = this;
+    const cancel = () => this.#cancel(id, cancelledError(method.name));
+    const ack = () => this.#sendFrame({ t: 'ack', id, n: 1 });
     return {
       result,
-      cancel: () => self.#cancel(id, cancelledError(method.name)),
+      cancel,
       async *[Symbol.asyncIterator]() {
         try {
           for (;;) {
             if (st.chunks.length > 0) {
               const c = st.chunks.shift() as ChunkOf<M>;
-              self.#sendFrame({ t: 'ack', id, n: 1 });
+              ack();
               yield c;
               continue;
             }
@@ -248,7 +253,7 @@ export class Connection {
           }
         } finally {
           // Consumer stopped early (break/throw): cancel the walk on the agent.
-          if (!st.done) self.#cancel(id, cancelledError(method.name));
+          if (!st.done) cancel();
         }
       },
     };
@@ -316,7 +321,13 @@ export class Connection {
     if (bytes.byteLength > this.limits.maxFrameBytes) {
       this.#settle(
         frame.id,
-        new RemoteError({ code: 'TOO_LARGE', message: `${frame.m}: request of ${bytes.byteLength} bytes exceeds the ${this.limits.maxFrameBytes}-byte frame limit; send large data in chunks` }, frame.m),
+        new RemoteError(
+          {
+            code: 'TOO_LARGE',
+            message: `${frame.m}: request of ${bytes.byteLength} bytes exceeds the ${this.limits.maxFrameBytes}-byte frame limit; send large data in chunks`,
+          },
+          frame.m,
+        ),
       );
       return;
     }

@@ -56,7 +56,7 @@ export function runLocalAgent(opts: LocalOptions, command: string): Promise<{ co
   const agent = installLocalAgent(root);
   return new Promise((resolve) => {
     execFile(opts.nodePath ?? process.execPath, [agent, command, ...agentArgs(opts, root)], { timeout: 60_000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
   });
@@ -91,7 +91,10 @@ export async function openLocal(opts: LocalOptions): Promise<{ conn: Connection;
     // `start` replaces an agent of another build; if we still see one, something raced us.
     info = await startLocalAgent(opts);
     if (info.build !== bundle.build) {
-      throw new ConnectionError('handshake', `local agent runs build ${info.build}, this client ships ${bundle.build}; stop it with \`clustrix agent stop local\``);
+      throw new ConnectionError(
+        'handshake',
+        `local agent runs build ${info.build}, this client ships ${bundle.build}; stop it with \`clustrix agent stop local\``,
+      );
     }
   }
   let sock: Socket;

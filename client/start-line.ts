@@ -38,5 +38,7 @@ export function parseStartOutput(stdout: string): StartInfo | null {
 function isStartInfo(v: unknown): v is StartInfo {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
-  return typeof o.socket === 'string' && typeof o.token === 'string' && typeof o.build === 'string' && typeof o.pid === 'number' && typeof o.protocol === 'number';
+  return (
+    typeof o.socket === 'string' && typeof o.token === 'string' && typeof o.build === 'string' && typeof o.pid === 'number' && typeof o.protocol === 'number'
+  );
 }

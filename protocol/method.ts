@@ -61,7 +61,7 @@ export function stream<S extends AnySchema, C, R>(name: string, params: S, _chun
  */
 export function parseParams<M extends Method>(m: M, input: unknown): ParamsOut<M> {
   const res = v.safeParse(m.params, input);
-  if (res.success) return res.output as ParamsOut<M>;
+  if (res.success) return res.output;
   const issues = res.issues.slice(0, 10).map((i) => {
     const path = v.getDotPath(i);
     return { path: path ? `params.${path}` : 'params', message: i.message };

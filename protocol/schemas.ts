@@ -46,4 +46,8 @@ export const Count = v.pipe(v.number(), v.integer('expected an integer'), v.minV
 export const TimeArg = v.union([v.number(), v.date()], 'expected a time (ms since epoch, or a Date)');
 
 /** A glob pattern (fnmatch syntax). */
-export const Pattern = v.pipe(v.string('expected a glob pattern string'), v.minLength(1, 'pattern must not be empty'), v.maxLength(4096, 'pattern longer than 4096 characters'));
+export const Pattern = v.pipe(
+  v.string('expected a glob pattern string'),
+  v.minLength(1, 'pattern must not be empty'),
+  v.maxLength(4096, 'pattern longer than 4096 characters'),
+);

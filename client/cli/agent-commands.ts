@@ -42,7 +42,7 @@ export function registerAgentCommands(program: Command, globals: () => GlobalOpt
         const rttMs = performance.now() - t0;
         const info = await c.info();
         await c.close();
-        if (g.json) await out(JSON.stringify({ target: host, running: true, rttMs, ...info }) + "\n");
+        if (g.json) await out(JSON.stringify({ target: host, running: true, rttMs, ...info }) + '\n');
         else {
           await out(
             [

@@ -72,14 +72,20 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
 
         const [logs, findMs] = await time(() => cluster.fs.find(root, { name: '*.log', type: 'file' }).toArray());
         const gf = gnu('find', [root, '-name', '*.log', '-type', 'f']);
-        say(`\nfind -name '*.log' -type f: ${logs.length} matches in ${findMs.toFixed(1)} ms` + (gf ? ` (GNU find: ${gf[0].trim().split('\n').length} in ${gf[1].toFixed(1)} ms, incl. process start)` : ''));
+        say(
+          `\nfind -name '*.log' -type f: ${logs.length} matches in ${findMs.toFixed(1)} ms` +
+            (gf ? ` (GNU find: ${gf[0].trim().split('\n').length} in ${gf[1].toFixed(1)} ms, incl. process start)` : ''),
+        );
 
         const [big, bigMs] = await time(() => cluster.fs.find(root, { minSize: 100 * 1024, stat: true }).toArray());
         say(`find --min-size 100k: ${big.length} checkpoints, ${humanSize(big.reduce((s, e) => s + (e.size ?? 0), 0))} in total (${bigMs.toFixed(1)} ms)`);
 
         const [du, duMs] = await time(() => cluster.fs.du(root));
         const gd = gnu('du', ['-sb', root]);
-        say(`\ndu: ${du.apparentBytes} bytes apparent, ${du.allocatedBytes} allocated, ${du.files} files, ${du.dirs} dirs (${duMs.toFixed(1)} ms)` + (gd ? ` — GNU du -sb says ${gd[0].split('\t')[0]}` : ''));
+        say(
+          `\ndu: ${du.apparentBytes} bytes apparent, ${du.allocatedBytes} allocated, ${du.files} files, ${du.dirs} dirs (${duMs.toFixed(1)} ms)` +
+            (gd ? ` — GNU du -sb says ${gd[0].split('\t')[0]}` : ''),
+        );
 
         const [globbed, globMs] = await time(() => cluster.fs.glob('run-00*/step-1*.out', { cwd: root }).toArray());
         say(`glob 'run-00*/step-1*.out': ${globbed.length} paths (${globMs.toFixed(1)} ms)`);
@@ -100,7 +106,7 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
         }
         await cluster.close();
         say('\nThe agent stays up for the next command and exits by itself when idle. Try:');
-        say(`  node bin/clustrix.mjs ls -l ~          (or `npm link` once, then `clustrix …`)`);
+        say('  node bin/clustrix.mjs ls -l ~          (or run npm link once, then: clustrix ls -l ~)');
         say('  node bin/clustrix.mjs find ~ --name "*.md" --maxdepth 3');
         say('  node bin/clustrix.mjs status');
       } catch (err) {

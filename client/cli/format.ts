@@ -120,7 +120,7 @@ export function parseSize(s: string): number {
 export function parseTime(s: string, now = Date.now()): number {
   const rel = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(s.trim());
   if (rel) {
-    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }[rel[2] as 's']!;
+    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 }[rel[2] as 's'];
     return now - Number(rel[1]) * unit;
   }
   if (/^\d{10,}$/.test(s)) return Number(s);

@@ -196,14 +196,18 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
         if (o.name) opts.name = o.name;
         if (o.type) opts.type = o.type.split(',').map((t) => FIND_TYPES[t] ?? (t as FileType));
         const r = await c.fs.count(path, opts);
-        await out(g.json ? json({ path, ...r }) + '\n' : `${r.total}\t${path}\t(files ${r.files}, dirs ${r.dirs}, symlinks ${r.symlinks}, other ${r.other}, errors ${r.errors})\n`);
+        await out(
+          g.json
+            ? json({ path, ...r }) + '\n'
+            : `${r.total}\t${path}\t(files ${r.files}, dirs ${r.dirs}, symlinks ${r.symlinks}, other ${r.other}, errors ${r.errors})\n`,
+        );
         return r.errors > 0 ? EXIT.FAILED : EXIT.OK;
       });
     });
 
   program
     .command('glob')
-    .description("expand a shell glob (*, ?, [..], **) on the target, like bash with globstar")
+    .description('expand a shell glob (*, ?, [..], **) on the target, like bash with globstar')
     .argument('<pattern>', "host:pattern or a local pattern (quote it: 'runs/**/*.log')")
     .option('--cwd <dir>', 'directory the pattern is relative to (default: home)')
     .option('--dot', 'let wildcards match leading dots')
@@ -277,7 +281,11 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .option('-f, --force', 'no error if it does not exist')
     .action(async (operand: string, o: { recursive?: boolean; force?: boolean }) => {
       const { host, path } = parseTarget(operand);
-      process.exitCode = await withCluster(host, globals(), async (c, signal) => void (await c.fs.rm(path, { signal, recursive: Boolean(o.recursive), force: Boolean(o.force) })));
+      process.exitCode = await withCluster(
+        host,
+        globals(),
+        async (c, signal) => void (await c.fs.rm(path, { signal, recursive: Boolean(o.recursive), force: Boolean(o.force) })),
+      );
     });
 
   program
@@ -290,7 +298,11 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
       const from = parseTarget(fromOp);
       const to = parseTarget(toOp);
       if (to.host !== 'local' && to.host !== from.host) throw new UsageError('mv works within one host');
-      process.exitCode = await withCluster(from.host, globals(), async (c, signal) => void (await c.fs.rename(from.path, to.path, { signal, noReplace: o.clobber === false })));
+      process.exitCode = await withCluster(
+        from.host,
+        globals(),
+        async (c, signal) => void (await c.fs.rename(from.path, to.path, { signal, noReplace: o.clobber === false })),
+      );
     });
 
   program
@@ -315,7 +327,12 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
         const g = globals();
         const { host, path } = parseTarget(operand);
         process.exitCode = await withCluster(host, g, async (c, signal) => {
-          const r = name === 'exists' ? await c.fs.exists(path, { signal }) : name === 'isdir' ? await c.fs.isDir(path, { signal }) : await c.fs.isFile(path, { signal });
+          const r =
+            name === 'exists'
+              ? await c.fs.exists(path, { signal })
+              : name === 'isdir'
+                ? await c.fs.isDir(path, { signal })
+                : await c.fs.isFile(path, { signal });
           if (g.json) await out(json(r) + '\n');
           return r ? EXIT.OK : EXIT.FAILED;
         });

@@ -18,7 +18,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 const program = new Command();
 program
   .name('clustrix')
-  .description('Make an HPC cluster feel local: fast filesystem queries, jobs and functions through one agent.\nTargets are host:path (an ssh alias or user@host), local:path, or a plain local path.')
+  .description(
+    'Make an HPC cluster feel local: fast filesystem queries, jobs and functions through one agent.\nTargets are host:path (an ssh alias or user@host), local:path, or a plain local path.',
+  )
   .option('--json', 'machine-readable output (JSON; find prints JSON lines)')
   .option('--root <dir>', 'clustrix root on the target (default ~/.clustrix)')
   .option('--run-dir <dir>', 'agent run dir for socket/lock/token (default $XDG_RUNTIME_DIR/clustrix or /tmp/clustrix-$UID)')

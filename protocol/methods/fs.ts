@@ -2,7 +2,19 @@
 import * as v from 'valibot';
 import { stream, unary, returns } from '../method.js';
 import { Bytes, Count, PathArg, Pattern, TimeArg } from '../schemas.js';
-import { FILE_TYPES, type CountResult, type DirEntry, type DuResult, type FileInfo, type FindEntry, type LsSummary, type PathResult, type ReadSummary, type WalkProgress, type WalkSummary } from '../types/fs.js';
+import {
+  FILE_TYPES,
+  type CountResult,
+  type DirEntry,
+  type DuResult,
+  type FileInfo,
+  type FindEntry,
+  type LsSummary,
+  type PathResult,
+  type ReadSummary,
+  type WalkProgress,
+  type WalkSummary,
+} from '../types/fs.js';
 
 const FileTypeArg = v.picklist(FILE_TYPES as [string, ...string[]], `expected one of ${FILE_TYPES.join(', ')}`);
 const OneOrMany = <S extends v.GenericSchema>(s: S) => v.union([s, v.array(s)]);
@@ -150,26 +162,22 @@ export const fsUploadOpen = unary(
   returns<{ handle: string }>(),
 );
 /** Write one chunk at `offset` of an open upload. Chunks may be pipelined. */
-export const fsUploadChunk = unary(
-  'fs.upload.chunk',
-  v.object({ handle: v.string(), offset: Count, data: Bytes }),
-  returns<{ bytes: number }>(),
-);
+export const fsUploadChunk = unary('fs.upload.chunk', v.object({ handle: v.string(), offset: Count, data: Bytes }), returns<{ bytes: number }>());
 /** fsync and rename the temp file into place; optionally verify size and sha256 first. */
 export const fsUploadCommit = unary(
   'fs.upload.commit',
-  v.object({ handle: v.string(), size: v.optional(Count), sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256'))) }),
+  v.object({
+    handle: v.string(),
+    size: v.optional(Count),
+    sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'expected a lowercase hex sha256'))),
+  }),
   returns<{ bytes: number; sha256: string }>(),
 );
 /** Drop an upload and its temp file. */
 export const fsUploadAbort = unary('fs.upload.abort', v.object({ handle: v.string() }), returns<{ aborted: boolean }>());
 
 /** mkdir, with parents by default (`mkdir -p`). */
-export const fsMkdir = unary(
-  'fs.mkdir',
-  v.object({ path: PathArg, parents: v.optional(Bool, true), mode: v.optional(Mode) }),
-  returns<{ created: boolean }>(),
-);
+export const fsMkdir = unary('fs.mkdir', v.object({ path: PathArg, parents: v.optional(Bool, true), mode: v.optional(Mode) }), returns<{ created: boolean }>());
 
 /** Remove a file or an empty directory; whole trees only with recursive: true. */
 export const fsRm = unary(
@@ -179,8 +187,4 @@ export const fsRm = unary(
 );
 
 /** rename(2); with noReplace, fails with EEXIST instead of replacing. */
-export const fsRename = unary(
-  'fs.rename',
-  v.object({ from: PathArg, to: PathArg, noReplace: v.optional(Bool, false) }),
-  returns<Record<string, never>>(),
-);
+export const fsRename = unary('fs.rename', v.object({ from: PathArg, to: PathArg, noReplace: v.optional(Bool, false) }), returns<Record<string, never>>());

@@ -57,8 +57,20 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
     raw.statP50Ms = median(lat);
     raw.statP99Ms = quantile(lat, 0.99);
     raw.statExecP50Ms = median(execLat);
-    rows.push({ metric: 'stat p50 (sequential)', ours: fmtMs(median(lat)), baseline: `${fmtMs(median(execLat))} (exec stat)`, ratio: ratio(median(lat), median(execLat)), goal: '' });
-    rows.push({ metric: 'stat p99 (sequential)', ours: fmtMs(quantile(lat, 0.99)), baseline: `${fmtMs(quantile(execLat, 0.99))} (exec stat)`, ratio: ratio(quantile(lat, 0.99), quantile(execLat, 0.99)), goal: '' });
+    rows.push({
+      metric: 'stat p50 (sequential)',
+      ours: fmtMs(median(lat)),
+      baseline: `${fmtMs(median(execLat))} (exec stat)`,
+      ratio: ratio(median(lat), median(execLat)),
+      goal: '',
+    });
+    rows.push({
+      metric: 'stat p99 (sequential)',
+      ours: fmtMs(quantile(lat, 0.99)),
+      baseline: `${fmtMs(quantile(execLat, 0.99))} (exec stat)`,
+      ratio: ratio(quantile(lat, 0.99), quantile(execLat, 0.99)),
+      goal: '',
+    });
 
     // pipelined stats on one connection
     const N = 50_000;
@@ -88,8 +100,20 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
       }
       raw[`find${label}`] = { ours: ours, gnu: theirs, entries: count };
       raw[`du${label}`] = { ours: oursDu, gnu: theirsDu };
-      rows.push({ metric: `find, ${label} entries (${count})`, ours: fmtMs(median(ours)), baseline: `${fmtMs(median(theirs))} (GNU find)`, ratio: ratio(median(ours), median(theirs)), goal: '≤ 1.2×' });
-      rows.push({ metric: `du -sb, ${label} entries`, ours: fmtMs(median(oursDu)), baseline: `${fmtMs(median(theirsDu))} (GNU du)`, ratio: ratio(median(oursDu), median(theirsDu)), goal: '' });
+      rows.push({
+        metric: `find, ${label} entries (${count})`,
+        ours: fmtMs(median(ours)),
+        baseline: `${fmtMs(median(theirs))} (GNU find)`,
+        ratio: ratio(median(ours), median(theirs)),
+        goal: '≤ 1.2×',
+      });
+      rows.push({
+        metric: `du -sb, ${label} entries`,
+        ours: fmtMs(median(oursDu)),
+        baseline: `${fmtMs(median(theirsDu))} (GNU du)`,
+        ratio: ratio(median(oursDu), median(theirsDu)),
+        goal: '',
+      });
     }
     await c.close();
 
@@ -106,7 +130,13 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
       const peak = vm(pid, 'VmHWM');
       const gnuMs = await gnu('find', [t1m]);
       raw.rss1M = { beforeBytes: before, peakBytes: peak, entries: n, walkMs: ms, gnuMs };
-      rows.push({ metric: `agent peak RSS streaming ${n} entries`, ours: `${(peak / 1048576).toFixed(0)} MB`, baseline: `${(before / 1048576).toFixed(0)} MB at start`, ratio: '', goal: '≤ 150 MB' });
+      rows.push({
+        metric: `agent peak RSS streaming ${n} entries`,
+        ours: `${(peak / 1048576).toFixed(0)} MB`,
+        baseline: `${(before / 1048576).toFixed(0)} MB at start`,
+        ratio: '',
+        goal: '≤ 150 MB',
+      });
       rows.push({ metric: 'find, 1M entries', ours: fmtMs(ms), baseline: `${fmtMs(gnuMs)} (GNU find)`, ratio: ratio(ms, gnuMs), goal: '' });
       await c2.close();
     }

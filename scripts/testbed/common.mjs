@@ -16,9 +16,7 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
  * traverse to what they are meant to read (e.g. a public key); secrets inside are
  * created 0600/0700 by each component.
  */
-export const TESTBED_DIR = process.env.CLUSTRIX_TESTBED_DIR
-  ? resolve(process.env.CLUSTRIX_TESTBED_DIR)
-  : join(PROJECT_ROOT, '.testbed');
+export const TESTBED_DIR = process.env.CLUSTRIX_TESTBED_DIR ? resolve(process.env.CLUSTRIX_TESTBED_DIR) : join(PROJECT_ROOT, '.testbed');
 
 export const STATE_FILE = join(TESTBED_DIR, 'state.json');
 
@@ -49,9 +47,7 @@ export function run(cmd, args = [], opts = {}) {
   } catch (err) {
     const stderr = err.stderr ? String(err.stderr).trim() : '';
     const stdout = err.stdout ? String(err.stdout).trim() : '';
-    const e = new Error(
-      `command failed: ${cmd} ${args.join(' ')}\n${stderr}${stdout ? `\n${stdout}` : ''}`,
-    );
+    const e = new Error(`command failed: ${cmd} ${args.join(' ')}\n${stderr}${stdout ? `\n${stdout}` : ''}`);
     e.status = err.status;
     throw e;
   }
@@ -87,9 +83,7 @@ let aptUpdated = false;
  * whether that means "skip").
  */
 export function ensureDebPackages(component, packages, { preseed = [] } = {}) {
-  const missing = packages.filter(
-    (p) => tryRun('dpkg-query', ['-W', '-f=${Status}', p]).stdout !== 'install ok installed',
-  );
+  const missing = packages.filter((p) => tryRun('dpkg-query', ['-W', '-f=${Status}', p]).stdout !== 'install ok installed');
   if (missing.length === 0) return null;
   if (!isRoot()) {
     return `missing Debian packages ${missing.join(', ')} and not root (install them with apt-get)`;
@@ -106,11 +100,7 @@ export function ensureDebPackages(component, packages, { preseed = [] } = {}) {
     aptUpdated = true;
   }
   log(component, `installing ${missing.join(' ')}`);
-  const r = tryRun(
-    'apt-get',
-    [...lock, 'install', '-y', '--no-install-recommends', ...missing],
-    { env, timeout: 1_200_000 },
-  );
+  const r = tryRun('apt-get', [...lock, 'install', '-y', '--no-install-recommends', ...missing], { env, timeout: 1_200_000 });
   if (r.code !== 0) return `apt-get install ${missing.join(' ')} failed: ${r.stderr.slice(-2000)}`;
   return null;
 }

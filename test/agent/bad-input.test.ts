@@ -15,7 +15,10 @@ const MAX_FRAME = 64 * 1024;
 let t: TestServer;
 
 beforeAll(async () => {
-  t = await startTestServer(new Registry().unary(echo, (p) => p), { maxFrameBytes: MAX_FRAME, maxInFlightRequests: 256 });
+  t = await startTestServer(
+    new Registry().unary(echo, (p) => p),
+    { maxFrameBytes: MAX_FRAME, maxInFlightRequests: 256 },
+  );
 });
 afterAll(async () => t.close());
 

@@ -30,7 +30,13 @@ beforeEach(async () => {
       await released;
       return 'slow done';
     })
-    .unary(wait, (_p, ctx) => new Promise<string>((_res, rej) => ctx.signal.addEventListener('abort', () => (onAbort(String((ctx.signal.reason as Error).message)), rej(ctx.signal.reason)))))
+    .unary(
+      wait,
+      (_p, ctx) =>
+        new Promise<string>((_res, rej) =>
+          ctx.signal.addEventListener('abort', () => (onAbort(String((ctx.signal.reason as Error).message)), rej(ctx.signal.reason))),
+        ),
+    )
     .unary(boom, () => {
       throw new ProtocolError('EACCES', 'open /secret: permission denied', { path: '/secret' });
     })

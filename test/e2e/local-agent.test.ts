@@ -155,10 +155,14 @@ describe('agent bundle', () => {
     const dir = mkdtempSync('/tmp/clx-bare-');
     try {
       copyFileSync(BUNDLE, join(dir, 'agent.mjs'));
-      const out = await run(process.execPath, [join(dir, 'agent.mjs'), 'start', '--root', join(dir, 'root'), '--run-dir', join(dir, 'run'), '--idle-exit-ms', '500'], {
-        cwd: dir,
-        env: { PATH: process.env.PATH, HOME: dir },
-      });
+      const out = await run(
+        process.execPath,
+        [join(dir, 'agent.mjs'), 'start', '--root', join(dir, 'root'), '--run-dir', join(dir, 'run'), '--idle-exit-ms', '500'],
+        {
+          cwd: dir,
+          env: { PATH: process.env.PATH, HOME: dir },
+        },
+      );
       const info = parseStartOutput(out.stdout);
       expect(info).toMatchObject({ started: true, protocol: 1 });
       await run(process.execPath, [join(dir, 'agent.mjs'), 'stop', '--root', join(dir, 'root'), '--run-dir', join(dir, 'run')], { cwd: dir });

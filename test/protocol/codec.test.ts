@@ -11,7 +11,9 @@ describe('frame codec', () => {
     expect(hex(encodeFrame({ t: 'req', id: 1, m: 'fs.stat', p: { path: '/x' } }))).toBe('84a174a3726571a2696401a16da766732e73746174a17081a470617468a22f78');
     expect(hex(encodeFrame({ t: 'cancel', id: 300 }))).toBe('82a174a663616e63656ca26964cd012c');
     expect(hex(encodeFrame({ t: 'ack', id: 7, n: 2 }))).toBe('83a174a361636ba2696407a16e02');
-    expect(hex(encodeFrame({ t: 'err', id: 2, e: { code: 'ENOENT', message: 'no' } }))).toBe('83a174a3657272a2696402a16582a4636f6465a6454e4f454e54a76d657373616765a26e6f');
+    expect(hex(encodeFrame({ t: 'err', id: 2, e: { code: 'ENOENT', message: 'no' } }))).toBe(
+      '83a174a3657272a2696402a16582a4636f6465a6454e4f454e54a76d657373616765a26e6f',
+    );
   });
 
   it('decodes golden bytes back to the same frames', () => {
@@ -127,7 +129,8 @@ describe('frame codec', () => {
 
 /** msgpack has no undefined-in-map distinction we rely on; -0 encodes as 0. */
 function normalize<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { __b: [...x] } : x)), (_k, x: unknown) =>
-    x && typeof x === 'object' && '__b' in x ? Buffer.from((x as { __b: number[] }).__b) : x,
+  return JSON.parse(
+    JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { __b: [...x] } : x)),
+    (_k, x: unknown) => (x && typeof x === 'object' && '__b' in x ? Buffer.from((x as { __b: number[] }).__b) : x),
   ) as T;
 }

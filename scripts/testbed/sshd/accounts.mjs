@@ -3,7 +3,7 @@
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { userInfo as osUserInfo } from 'node:os';
 import { join } from 'node:path';
-import { TEST_USERS, ensureUser, run, tryRun, userInfo, which } from '../common.mjs';
+import { TEST_USERS, ensureUser, isRoot, run, tryRun, userInfo, which } from '../common.mjs';
 
 /** First line every noisy login prints on stdout; tests can look for it. */
 export const LOGIN_NOISE = 'Welcome to the testbed cluster';
@@ -17,7 +17,7 @@ export const LOGIN_NOISE = 'Welcome to the testbed cluster';
  * @param {string} sshdDir where non-root mode keeps authorized_keys
  */
 export function prepareAccounts(sshdDir) {
-  if (process.getuid() !== 0) {
+  if (!isRoot()) {
     const me = osUserInfo();
     return {
       root: false,
