@@ -190,13 +190,22 @@ export function spawnDaemon(cmd, args, { logFile, env, cwd, uid, gid } = {}) {
   return child.pid;
 }
 
+/**
+ * Alive and not a zombie. Daemons we start are re-parented to pid 1 once the
+ * testbed script exits, and pid 1 here may be slow to reap them: an exited but
+ * unreaped process must count as stopped.
+ */
 export function isAlive(pid) {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return err.code === 'EPERM';
+    if (err.code !== 'EPERM') return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }
 

@@ -5,6 +5,7 @@
  * unit tests; suites that need it then skip and say why (in CI that fails).
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -16,10 +17,23 @@ export default function setup(): () => void {
   }
   const components = process.env.CLUSTRIX_TESTBED ?? 'sshd,slurm,sge';
   if (components === 'off') return () => {};
+  // Leave alone what was already up before this run (another run may be using it):
+  // tear down only the components this run brought up.
+  const before = readState();
+  const preexisting = components.split(',').filter((c) => before[c] && !before[c].skipped);
   const up = spawnSync(process.execPath, [join(root, 'scripts/testbed/index.mjs'), 'up', components], { stdio: 'inherit' });
   if (up.status !== 0) process.stderr.write('testbed: some components failed to start; their suites will say why they skip\n');
+  const ours = components.split(',').filter((c) => !preexisting.includes(c));
   return () => {
-    if (process.env.CLUSTRIX_KEEP_TESTBED) return;
-    spawnSync(process.execPath, [join(root, 'scripts/testbed/index.mjs'), 'down', components], { stdio: 'inherit' });
+    if (process.env.CLUSTRIX_KEEP_TESTBED || ours.length === 0) return;
+    spawnSync(process.execPath, [join(root, 'scripts/testbed/index.mjs'), 'down', ours.join(',')], { stdio: 'inherit' });
   };
+}
+
+function readState(): Record<string, { skipped?: string } | undefined> {
+  try {
+    return JSON.parse(readFileSync(join(root, '.testbed', 'state.json'), 'utf8')) as Record<string, { skipped?: string }>;
+  } catch {
+    return {};
+  }
 }

@@ -71,8 +71,9 @@ export function writeTestbedAuthorizedKeys(path, pubKeys) {
   chmodSync(path, 0o600);
 }
 
-const header = '# Written by the clustrix testbed (scripts/testbed/sshd): deliberately noisy,\n'
-  + '# like many HPC login nodes. The client must skip all of this output.\n';
+const header = `# Written by the clustrix testbed (scripts/testbed/sshd): deliberately noisy,
+# like many HPC login nodes. The client must skip all of this output.
+`;
 
 /** Startup files that print banners and fake `module` chatter on stdout (and a bit on stderr). */
 const BASH_FILES = {
