@@ -28,7 +28,8 @@ if (parts.includes('local')) {
 }
 if (parts.includes('ssh')) {
   if (existsSync(join(here, 'ssh.ts'))) {
-    const mod = (await import('./ssh.js')) as { benchSsh(o: { rounds: number }): Promise<{ tables: { title: string; rows: Row[] }[]; raw: unknown }> };
+    const specifier = './ssh.js'; // resolved at run time: the part is optional
+    const mod = (await import(specifier)) as { benchSsh(o: { rounds: number }): Promise<{ tables: { title: string; rows: Row[] }[]; raw: unknown }> };
     const { tables, raw } = await mod.benchSsh({ rounds });
     for (const t of tables) printTable(t.title, t.rows);
     results.ssh = raw;
