@@ -207,15 +207,18 @@ export class Session {
     }
     const f: InFlight = { ac: new AbortController(), answered: false, credit: this.#deps.limits.streamWindowChunks, wake: null };
     this.#inflight.set(id, f);
-    f.ac.signal.addEventListener(
-      'abort',
-      () => {
-        const wake = f.wake;
-        f.wake = null;
-        wake?.();
-      },
-      { once: true },
-    );
+    if (reg.kind === 'stream') {
+      // A stream handler may be parked waiting for credit: wake it on abort.
+      f.ac.signal.addEventListener(
+        'abort',
+        () => {
+          const wake = f.wake;
+          f.wake = null;
+          wake?.();
+        },
+        { once: true },
+      );
+    }
     const ctx: HandlerContext = {
       signal: f.ac.signal,
       limits: this.#deps.limits,

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import * as m from '../protocol/methods/fs.js';
 import type { CountResult, DirEntry, DuResult, FileInfo, FindEntry, ParamsIn, PathArg, ReadSummary, WalkProgress, WalkSummary } from '../protocol/index.js';
 import type { CallOptions, Connection, RemoteStream } from './connection.js';
+import { StatBatcher } from './stat-batcher.js';
 
 export type FindOptions = Omit<ParamsIn<typeof m.fsFind>, 'root'> & CallOptions;
 export type CountOptions = Omit<ParamsIn<typeof m.fsCount>, 'root'> & CallOptions & { onProgress?: (p: WalkProgress) => void };
@@ -50,15 +51,23 @@ async function drainProgress<R>(s: RemoteStream<WalkProgress, R>, onProgress?: (
 
 export class FsApi {
   readonly #c: Connection;
+  readonly #stats: StatBatcher;
   constructor(conn: Connection) {
     this.#c = conn;
+    this.#stats = new StatBatcher(conn);
   }
 
+  /**
+   * stat(2). Concurrent calls without options are coalesced into batched
+   * requests (one frame per 1000 paths); with a signal or timeout the call
+   * travels alone so it can be cancelled on its own.
+   */
   stat(path: PathArg, o?: CallOptions): Promise<FileInfo> {
-    return this.#c.call(m.fsStat, { path }, o);
+    return o ? this.#c.call(m.fsStat, { path }, o) : this.#stats.stat(path, true);
   }
+  /** lstat(2); batched like stat. */
   lstat(path: PathArg, o?: CallOptions): Promise<FileInfo> {
-    return this.#c.call(m.fsLstat, { path }, o);
+    return o ? this.#c.call(m.fsLstat, { path }, o) : this.#stats.stat(path, false);
   }
   exists(path: PathArg, o?: CallOptions): Promise<boolean> {
     return this.#c.call(m.fsExists, { path }, o);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { connect, type Cluster } from '../../client/index.js';
 import { runLocalAgent } from '../../client/local.js';
+import { fsStat } from '../../protocol/index.js';
 import { cachedTree } from '../../test/support/trees.js';
 import { fmtMs, median, quantile, ratio, timeIt, type Row } from './stats.js';
 
@@ -72,15 +73,17 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
       goal: '',
     });
 
-    // pipelined stats on one connection
+    // pipelined stats on one connection: one request per stat, and stat() calls coalesced into fs.statMany
     const N = 50_000;
-    const rates: number[] = [];
+    const single: number[] = [];
+    const coalesced: number[] = [];
     for (let r = 0; r < opts.rounds; r++) {
-      const ms = await timeIt(() => Promise.all(Array.from({ length: N }, () => c.fs.stat(target))));
-      rates.push(N / (ms / 1000));
+      single.push(N / ((await timeIt(() => Promise.all(Array.from({ length: N }, () => c.connection.call(fsStat, { path: target }))))) / 1000));
+      coalesced.push(N / ((await timeIt(() => Promise.all(Array.from({ length: N }, () => c.fs.stat(target))))) / 1000));
     }
-    raw.pipelinedStatsPerSec = median(rates);
-    rows.push({ metric: `pipelined stats/s (${N} in flight)`, ours: `${Math.round(median(rates))}/s`, baseline: '', ratio: '', goal: '≥ 50,000/s' });
+    raw.pipelinedStatsPerSec = { oneRequestEach: median(single), coalesced: median(coalesced) };
+    rows.push({ metric: `pipelined stat() calls/s (${N} concurrent, coalesced)`, ours: `${Math.round(median(coalesced))}/s`, baseline: '', ratio: '', goal: '≥ 50,000/s' });
+    rows.push({ metric: `pipelined fs.stat requests/s (one frame each)`, ours: `${Math.round(median(single))}/s`, baseline: '', ratio: '', goal: '' });
 
     // find and du vs GNU, interleaved rounds
     for (const [label, root] of [
