@@ -1,0 +1,9 @@
+/** What every fs handler gets from registerFsHandlers. */
+import type { Owners } from './owners.js';
+
+export interface FsDeps {
+  /** The agent user's home: relative paths and `~` resolve against it. */
+  home: string;
+  /** uid/gid → names, shared by all requests so the cache pays off. */
+  owners: Owners;
+}

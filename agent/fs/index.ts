@@ -1,0 +1,51 @@
+/**
+ * The filesystem methods of the agent. One call registers all of them:
+ *
+ *   registerFsHandlers(registry, { home: os.homedir() })
+ *
+ * Every method answers in one round trip; walks (find, count, du, glob) and
+ * listings stream with the session's flow control and stop on cancellation.
+ * Files: stat.ts, ls.ts, walk.ts (shared by find.ts and du.ts), glob.ts,
+ * match.ts (fnmatch), read-write.ts, upload.ts, mutate.ts; names.ts keeps
+ * non-UTF-8 names exact, errors.ts maps errno errors, owners.ts names uids.
+ *
+ * Deployment note: walks keep up to 16 fs calls in flight on libuv's
+ * threadpool (4 threads unless UV_THREADPOOL_SIZE says otherwise). A hung NFS
+ * server holds threads, not the event loop; the agent entry may raise
+ * UV_THREADPOOL_SIZE before the first fs call so that a few hung calls cannot
+ * starve every other client.
+ */
+import type { Registry } from '../registry.js';
+import type { FsDeps } from './deps.js';
+import { registerDu } from './du.js';
+import { registerFind } from './find.js';
+import { registerGlob } from './glob.js';
+import { registerLs } from './ls.js';
+import { registerMutate } from './mutate.js';
+import { Owners } from './owners.js';
+import { registerReadWrite } from './read-write.js';
+import { registerStat } from './stat.js';
+import { registerStatMany } from './stat-many.js';
+import { registerUpload } from './upload.js';
+
+export interface FsHandlerOptions {
+  /** Home directory: relative paths and `~` resolve against it. */
+  home: string;
+  /** Name lookup (tests inject one with fixed files). Default: /etc/passwd, /etc/group, then getent. */
+  owners?: Owners;
+}
+
+export function registerFsHandlers(registry: Registry, opts: FsHandlerOptions): void {
+  const deps: FsDeps = { home: opts.home, owners: opts.owners ?? new Owners() };
+  registerStat(registry, deps);
+  registerStatMany(registry, deps);
+  registerLs(registry, deps);
+  registerFind(registry, deps);
+  registerDu(registry, deps);
+  registerGlob(registry, deps);
+  registerReadWrite(registry, deps);
+  registerUpload(registry, deps);
+  registerMutate(registry, deps);
+}
+
+export { Owners } from './owners.js';

@@ -1,0 +1,69 @@
+/** fs.du against `du -s -b` (apparentBytes) and `du -s -B1` (allocatedBytes). */
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fsDu } from '../../protocol/index.js';
+import { createDirect } from '../support/direct.js';
+import { cachedTree, makeHardlinkTree, makeSparseTree, makeTrickyTree, removeTree, tempDir } from '../support/trees.js';
+import { run } from './helpers/gnu.js';
+
+let base: string;
+let direct: ReturnType<typeof createDirect>;
+
+beforeAll(() => {
+  base = tempDir('clx-parity-du-');
+  makeTrickyTree(join(base, 'tricky'));
+  makeSparseTree(join(base, 'sparse'));
+  makeHardlinkTree(join(base, 'hardlinks'));
+  // A directory symlink pointing at a big directory: du must count the link, not what it points to.
+  mkdirSync(join(base, 'dirlink'));
+  symlinkSync(join(base, 'sparse'), join(base, 'dirlink', 'to-sparse'));
+  symlinkSync(join(base, 'sparse'), join(base, 'symlink-root'));
+  direct = createDirect({ home: base });
+});
+afterAll(() => removeTree(base));
+
+async function gnuDu(args: string[], path: string): Promise<number> {
+  const r = await run('du', ['-s', ...args, '--', path]);
+  expect(r.code).toBe(0);
+  return Number(/^(\d+)/.exec(r.stdout.toString())![1]);
+}
+
+async function expectSame(path: string, extra: { xdev?: boolean } = {}): Promise<void> {
+  const x = extra.xdev ? ['-x'] : [];
+  const [b, b1, ours] = await Promise.all([gnuDu(['-b', ...x], path), gnuDu(['-B1', ...x], path), direct.collect(fsDu, { path, ...extra })]);
+  expect({ apparent: ours.summary.apparentBytes, allocated: ours.summary.allocatedBytes }).toEqual({ apparent: b, allocated: b1 });
+  expect(ours.summary.errors).toBe(0);
+}
+
+describe('fs.du matches GNU du', () => {
+  it.each(['tricky', 'sparse', 'hardlinks', 'dirlink', 'symlink-root', 'tricky/files/lower.txt', 'tricky/links/broken'])('%s', async (rel) => {
+    await expectSame(join(base, rel));
+  });
+
+  it('counts a 1 GiB sparse file by its size and by its few allocated blocks', async () => {
+    const { summary } = await direct.collect(fsDu, { path: join(base, 'sparse') });
+    expect(summary.apparentBytes).toBeGreaterThan(1024 ** 3);
+    expect(summary.allocatedBytes).toBeLessThan(10 * 1024 ** 2);
+  });
+
+  it('counts each hard-linked inode once', async () => {
+    const { summary } = await direct.collect(fsDu, { path: join(base, 'hardlinks') });
+    // orig(+3 links) 10000 + single 5000 + pair(+1) 70000 + dirs + 2 symlinks
+    expect(summary.files).toBe(7); // names: orig, link1-3, single, pair, pair2
+    expect(summary.apparentBytes).toBeLessThan(10_000 * 2 + 5000 + 70_000 + 5 * 4096 + 200);
+  });
+
+  it('-x on one filesystem is the same total', async () => {
+    await expectSame(join(base, 'tricky'), { xdev: true });
+  });
+
+  it('matches on a generated 22k-entry tree', async () => {
+    await expectSame(cachedTree({ entries: 22_200 }));
+  }, 120_000);
+
+  it('relative paths resolve against home', async () => {
+    const { summary } = await direct.collect(fsDu, { path: 'hardlinks' });
+    expect(summary.apparentBytes).toBe(await gnuDu(['-b'], join(base, 'hardlinks')));
+  });
+});
