@@ -8,22 +8,48 @@
  *   await cluster.close();
  */
 import { Cluster } from './cluster.js';
-import { ConnectionError } from './errors.js';
 import { openLocal, type LocalOptions } from './local.js';
+import { withSshDefaults } from './ssh/defaults.js';
+import { openRemote, type RemoteOptions } from './ssh/remote.js';
 
-export type ConnectOptions = LocalOptions;
+/**
+ * Options of `connect`. The local ones apply to every target; the SSH ones
+ * (host keys, auth callbacks, node runtime, install) only to SSH targets.
+ * `nodePath` is the node binary on the target in both cases.
+ */
+export type ConnectOptions = LocalOptions & RemoteOptions;
 
-/** Connect to a target: 'local' (the embedded default) or, with the SSH layer, a host. */
+/**
+ * Connect to a target: 'local' (the embedded default), an ~/.ssh/config
+ * alias, or `user@host:port`. For SSH targets the agent is installed and
+ * started on the cluster as needed (see docs/SSH.md).
+ */
 export async function connect(target = 'local', opts: ConnectOptions = {}): Promise<Cluster> {
   if (target === 'local') {
     const { conn } = await openLocal(opts);
     return new Cluster('local', conn);
   }
-  throw new ConnectionError('tunnel', `cannot connect to "${target}": SSH targets are not available in this build yet; use 'local'`);
+  const remote = await openRemote(target, withSshDefaults(opts));
+  return new Cluster(target, remote.conn, () => remote.close());
 }
 
 export { Cluster } from './cluster.js';
 export { Connection, type CallOptions, type RemoteStream } from './connection.js';
 export { ClustrixError, ConnectionError, RemoteError, type ConnectionErrorKind } from './errors.js';
 export type { EntryStream, FindOptions, GlobOptions, CountOptions } from './fs.js';
+export { openRemote, type RemoteHandle, type RemoteOptions, type RemoteTimings } from './ssh/remote.js';
+export type { KeyboardInteractiveRequest } from './ssh/auth.js';
+export type { UploadProgress } from './ssh/upload.js';
 export type { AgentInfo, CountResult, DirEntry, DuResult, ErrorCode, FileInfo, FileType, FindEntry, WalkSummary, WalkProgress } from '../protocol/index.js';
+export {
+  Job,
+  JobsApi,
+  type EventStream,
+  type JobSpec,
+  type ListOptions,
+  type LogStream,
+  type LogsOptions,
+  type SubmitOptions,
+  type WatchOptions,
+} from './jobs.js';
+export type { JobEvent, JobInfo, JobState, JobsStats, SchedulerName, TaskInfo } from '../protocol/index.js';

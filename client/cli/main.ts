@@ -5,8 +5,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerAgentCommands } from './agent-commands.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDoctorCommand } from './doctor-command.js';
+import { registerInstallCommand } from './install-command.js';
+import { installTtyPrompts } from './prompts.js';
 import { EXIT, UsageError } from './exit.js';
 import { registerFsCommands } from './fs-commands.js';
+import { registerStorageCommands } from './storage-commands.js';
 import type { GlobalOptions } from './session.js';
 
 // `clustrix find … | head` closes the pipe early: that is success, not a crash.
@@ -29,8 +33,12 @@ program
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerFsCommands(program, globals);
+registerStorageCommands(program, globals);
 registerAgentCommands(program, globals);
 registerDemoCommand(program, globals);
+registerInstallCommand(program, globals);
+registerDoctorCommand(program, globals);
+installTtyPrompts();
 
 try {
   await program.parseAsync(process.argv);
