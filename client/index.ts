@@ -41,15 +41,3 @@ export { openRemote, type RemoteHandle, type RemoteOptions, type RemoteTimings }
 export type { KeyboardInteractiveRequest } from './ssh/auth.js';
 export type { UploadProgress } from './ssh/upload.js';
 export type { AgentInfo, CountResult, DirEntry, DuResult, ErrorCode, FileInfo, FileType, FindEntry, WalkSummary, WalkProgress } from '../protocol/index.js';
-export {
-  Job,
-  JobsApi,
-  type EventStream,
-  type JobSpec,
-  type ListOptions,
-  type LogStream,
-  type LogsOptions,
-  type SubmitOptions,
-  type WatchOptions,
-} from './jobs.js';
-export type { JobEvent, JobInfo, JobState, JobsStats, SchedulerName, TaskInfo } from '../protocol/index.js';
