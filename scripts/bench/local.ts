@@ -82,7 +82,13 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
       coalesced.push(N / ((await timeIt(() => Promise.all(Array.from({ length: N }, () => c.fs.stat(target))))) / 1000));
     }
     raw.pipelinedStatsPerSec = { oneRequestEach: median(single), coalesced: median(coalesced) };
-    rows.push({ metric: `pipelined stat() calls/s (${N} concurrent, coalesced)`, ours: `${Math.round(median(coalesced))}/s`, baseline: '', ratio: '', goal: '≥ 50,000/s' });
+    rows.push({
+      metric: `pipelined stat() calls/s (${N} concurrent, coalesced)`,
+      ours: `${Math.round(median(coalesced))}/s`,
+      baseline: '',
+      ratio: '',
+      goal: '≥ 50,000/s',
+    });
     rows.push({ metric: `pipelined fs.stat requests/s (one frame each)`, ours: `${Math.round(median(single))}/s`, baseline: '', ratio: '', goal: '' });
 
     // find and du vs GNU, interleaved rounds
