@@ -1,10 +1,11 @@
 /** fs.stat, fs.lstat, fs.exists, fs.isdir, fs.isfile, fs.realpath, fs.readlink. */
-import { lstat, readlink, realpath, stat } from 'node:fs/promises';
+import { readlink, realpath, stat } from 'node:fs/promises';
 import { fsExists, fsIsDir, fsIsFile, fsLstat, fsReadlink, fsRealpath, fsStat, type FileInfo, type PathResult } from '../../protocol/index.js';
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
 import { attempt, errnoOf, fsError } from './errors.js';
 import { statFields } from './info.js';
+import { statOne } from './stat-many.js';
 import { nameFromBytes, type FsPath } from './names.js';
 import { ioPath } from './paths.js';
 
@@ -38,7 +39,7 @@ function pathResult(bytes: Buffer): PathResult {
 
 export function registerStat(registry: Registry, deps: FsDeps): void {
   const info = async (io: FsPath, follow: boolean): Promise<FileInfo> => {
-    const st = await attempt(follow ? 'stat' : 'lstat', io, () => (follow ? stat(io) : lstat(io)));
+    const st = await attempt(follow ? 'stat' : 'lstat', io, () => statOne(io, follow));
     const out: FileInfo = statFields(st);
     if (out.type === 'symlink') await readTarget(io, out).catch(() => undefined);
     await deps.owners.fill(out);
