@@ -127,10 +127,14 @@ describe('frame codec', () => {
   });
 });
 
-/** msgpack has no undefined-in-map distinction we rely on; -0 encodes as 0. */
+/** What the codec gives back: Uint8Array arrives as Buffer (same bytes), -0 as 0 (msgpack packs it as an integer); the rest unchanged. */
 function normalize<T>(v: T): T {
-  return JSON.parse(
-    JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? { __b: [...x] } : x)),
-    (_k, x: unknown) => (x && typeof x === 'object' && '__b' in x ? Buffer.from((x as { __b: number[] }).__b) : x),
-  ) as T;
+  const walk = (x: unknown): unknown => {
+    if (x instanceof Uint8Array) return Buffer.from(x);
+    if (Object.is(x, -0)) return 0;
+    if (Array.isArray(x)) return x.map(walk);
+    if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, walk(y)]));
+    return x;
+  };
+  return walk(v) as T;
 }
