@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { DEFAULT_LIMITS, agentInfo, agentPing, agentShutdown, PROTOCOL_VERSION } from '../protocol/index.js';
 import { ownBuild } from './build-info.js';
 import { registerFsHandlers } from './fs/index.js';
+import { registerStorageHandlers } from './storage/index.js';
+import { registerEnvHandlers } from './envs/index.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { createLogger } from './log.js';
 import type { AgentOptions } from './options.js';
@@ -96,6 +98,8 @@ export async function serve(opts: AgentOptions, readyFd: number | null): Promise
   };
 
   registerFsHandlers(registry, { home: userInfo().homedir });
+  registerStorageHandlers(registry, { root: opts.root, home: userInfo().homedir, host: opts.host });
+  registerEnvHandlers(registry, { root: opts.root, home: userInfo().homedir, host: opts.host, pid: process.pid });
   registry.unary(agentPing, () => ({ now: Date.now() }));
   registry.unary(agentShutdown, () => {
     setImmediate(() => void shutdown('shutdown requested by a client'));

@@ -1,12 +1,16 @@
 /** A connected cluster (or the local embedded default). */
-import { agentInfo, agentPing, agentShutdown, type AgentInfo } from '../protocol/index.js';
+import { agentInfo, agentPing, agentShutdown, type AgentInfo, type StorageReport } from '../protocol/index.js';
 import type { CallOptions, Connection } from './connection.js';
+import { EnvsApi } from './envs.js';
 import { FsApi } from './fs.js';
+import { detectStorage, type StorageOptions } from './storage.js';
 
 export class Cluster {
   /** What the caller connected to: "local", an ssh alias, user@host:port. */
   readonly target: string;
   readonly fs: FsApi;
+  /** Dependency environments built once per spec on the cluster. */
+  readonly envs: EnvsApi;
   /** The protocol connection, for advanced use (raw calls, events). */
   readonly connection: Connection;
   readonly #onClose: (() => Promise<void> | void) | undefined;
@@ -15,11 +19,17 @@ export class Cluster {
     this.target = target;
     this.connection = conn;
     this.fs = new FsApi(conn);
+    this.envs = new EnvsApi(conn);
     this.#onClose = onClose;
   }
 
   info(o?: CallOptions): Promise<AgentInfo> {
     return this.connection.call(agentInfo, {}, o);
+  }
+
+  /** Storage layout: home, work, scratch, /tmp, node-local dirs; fs type, capacity, quota, shared guess; where job files go. */
+  storage(o?: StorageOptions): Promise<StorageReport> {
+    return detectStorage(this.connection, o);
   }
 
   /** Round trip to the agent; resolves with the agent's clock. */

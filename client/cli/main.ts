@@ -10,6 +10,7 @@ import { registerInstallCommand } from './install-command.js';
 import { installTtyPrompts } from './prompts.js';
 import { EXIT, UsageError } from './exit.js';
 import { registerFsCommands } from './fs-commands.js';
+import { registerStorageCommands } from './storage-commands.js';
 import type { GlobalOptions } from './session.js';
 
 // `clustrix find … | head` closes the pipe early: that is success, not a crash.
@@ -32,6 +33,7 @@ program
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerFsCommands(program, globals);
+registerStorageCommands(program, globals);
 registerAgentCommands(program, globals);
 registerDemoCommand(program, globals);
 registerInstallCommand(program, globals);
