@@ -7,10 +7,10 @@
  *   for await (const e of cluster.fs.find('~/data', { name: '*.h5' })) console.log(e.path);
  *   await cluster.close();
  */
-import { Cluster } from "./cluster.js";
-import { openLocal, type LocalOptions } from "./local.js";
-import { withSshDefaults } from "./ssh/defaults.js";
-import { openRemote, type RemoteOptions } from "./ssh/remote.js";
+import { Cluster } from './cluster.js';
+import { openLocal, type LocalOptions } from './local.js';
+import { withSshDefaults } from './ssh/defaults.js';
+import { openRemote, type RemoteOptions } from './ssh/remote.js';
 
 /**
  * Options of `connect`. The local ones apply to every target; the SSH ones
@@ -24,65 +24,23 @@ export type ConnectOptions = LocalOptions & RemoteOptions;
  * alias, or `user@host:port`. For SSH targets the agent is installed and
  * started on the cluster as needed (see docs/SSH.md).
  */
-export async function connect(
-  target = "local",
-  opts: ConnectOptions = {},
-): Promise<Cluster> {
-  if (target === "local") {
+export async function connect(target = 'local', opts: ConnectOptions = {}): Promise<Cluster> {
+  if (target === 'local') {
     const { conn } = await openLocal(opts);
-    return new Cluster("local", conn);
+    return new Cluster('local', conn);
   }
   const remote = await openRemote(target, withSshDefaults(opts));
   return new Cluster(target, remote.conn, () => remote.close());
 }
 
-export { Cluster } from "./cluster.js";
-export {
-  Connection,
-  type CallOptions,
-  type RemoteStream,
-} from "./connection.js";
-export {
-  ClustrixError,
-  ConnectionError,
-  RemoteError,
-  type ConnectionErrorKind,
-} from "./errors.js";
-export type {
-  EntryStream,
-  FindOptions,
-  GlobOptions,
-  CountOptions,
-} from "./fs.js";
-export {
-  openRemote,
-  type RemoteHandle,
-  type RemoteOptions,
-  type RemoteTimings,
-} from "./ssh/remote.js";
-export type { KeyboardInteractiveRequest } from "./ssh/auth.js";
-export type { UploadProgress } from "./ssh/upload.js";
-export type {
-  AgentInfo,
-  CountResult,
-  DirEntry,
-  DuResult,
-  ErrorCode,
-  FileInfo,
-  FileType,
-  FindEntry,
-  WalkSummary,
-  WalkProgress,
-} from "../protocol/index.js";
-export { EnvsApi, type EnsureOptions } from "./envs.js";
-export {
-  detectStorage,
-  markStorageVerified,
-  type StorageOptions,
-} from "./storage.js";
-export type {
-  EnvSpec,
-  EnvEnsureResult,
-  StorageReport,
-  StorageLocation,
-} from "../protocol/index.js";
+export { Cluster } from './cluster.js';
+export { Connection, type CallOptions, type RemoteStream } from './connection.js';
+export { ClustrixError, ConnectionError, RemoteError, type ConnectionErrorKind } from './errors.js';
+export type { EntryStream, FindOptions, GlobOptions, CountOptions } from './fs.js';
+export { openRemote, type RemoteHandle, type RemoteOptions, type RemoteTimings } from './ssh/remote.js';
+export type { KeyboardInteractiveRequest } from './ssh/auth.js';
+export type { UploadProgress } from './ssh/upload.js';
+export type { AgentInfo, CountResult, DirEntry, DuResult, ErrorCode, FileInfo, FileType, FindEntry, WalkSummary, WalkProgress } from '../protocol/index.js';
+export { EnvsApi, type EnsureOptions } from './envs.js';
+export { detectStorage, markStorageVerified, type StorageOptions } from './storage.js';
+export type { EnvSpec, EnvEnsureResult, StorageReport, StorageLocation } from '../protocol/index.js';

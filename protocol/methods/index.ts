@@ -13,15 +13,7 @@ export * from './storage.js';
 export * from './envs.js';
 
 export const METHODS: ReadonlyMap<string, Method> = new Map(
-  (
-    [
-      ...Object.values(agent),
-      ...Object.values(fs),
-      ...Object.values(fsBatch),
-      ...Object.values(storage),
-      ...Object.values(envs),
-    ] as unknown[]
-  )
+  ([...Object.values(agent), ...Object.values(fs), ...Object.values(fsBatch), ...Object.values(storage), ...Object.values(envs)] as unknown[])
     .filter((m): m is Method => typeof m === 'object' && m !== null && 'kind' in m && 'name' in m)
     .map((m) => [m.name, m]),
 );
