@@ -11,6 +11,7 @@ import { ownBuild } from './build-info.js';
 import { registerFsHandlers } from './fs/index.js';
 import { registerStorageHandlers } from './storage/index.js';
 import { registerEnvHandlers } from './envs/index.js';
+import { registerJobHandlers } from './jobs/index.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { createLogger } from './log.js';
 import type { AgentOptions } from './options.js';
@@ -136,6 +137,7 @@ export async function serve(opts: AgentOptions, readyFd: number | null): Promise
     idleExitMs: opts.idleExitMs,
     onIdle: () => void shutdown(`idle for ${opts.idleExitMs} ms`),
   });
+  registerJobHandlers(registry, { root: opts.root, log, server });
   try {
     await server.listen();
   } catch (err) {

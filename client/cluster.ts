@@ -3,12 +3,14 @@ import { agentInfo, agentPing, agentShutdown, type AgentInfo, type StorageReport
 import type { CallOptions, Connection } from './connection.js';
 import { EnvsApi } from './envs.js';
 import { FsApi } from './fs.js';
+import { JobsApi } from './jobs.js';
 import { detectStorage, type StorageOptions } from './storage.js';
 
 export class Cluster {
   /** What the caller connected to: "local", an ssh alias, user@host:port. */
   readonly target: string;
   readonly fs: FsApi;
+  readonly jobs: JobsApi;
   /** Dependency environments built once per spec on the cluster. */
   readonly envs: EnvsApi;
   /** The protocol connection, for advanced use (raw calls, events). */
@@ -19,6 +21,7 @@ export class Cluster {
     this.target = target;
     this.connection = conn;
     this.fs = new FsApi(conn);
+    this.jobs = new JobsApi(conn);
     this.envs = new EnvsApi(conn);
     this.#onClose = onClose;
   }

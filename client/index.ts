@@ -44,3 +44,15 @@ export type { AgentInfo, CountResult, DirEntry, DuResult, ErrorCode, FileInfo, F
 export { EnvsApi, type EnsureOptions } from './envs.js';
 export { detectStorage, markStorageVerified, type StorageOptions } from './storage.js';
 export type { EnvSpec, EnvEnsureResult, StorageReport, StorageLocation } from '../protocol/index.js';
+export {
+  Job,
+  JobsApi,
+  type EventStream,
+  type JobSpec,
+  type ListOptions,
+  type LogStream,
+  type LogsOptions,
+  type SubmitOptions,
+  type WatchOptions,
+} from './jobs.js';
+export type { JobEvent, JobInfo, JobState, JobsStats, SchedulerName, TaskInfo } from '../protocol/index.js';

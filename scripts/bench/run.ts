@@ -17,7 +17,7 @@ const { values } = parseArgs({
   options: { only: { type: 'string' }, rounds: { type: 'string', default: '5' }, 'no-big': { type: 'boolean', default: false } },
 });
 const rounds = Number(values.rounds);
-const parts = values.only ? values.only.split(',') : ['local', 'ssh'];
+const parts = values.only ? values.only.split(',') : ['local', 'ssh', 'jobs'];
 const results: Record<string, unknown> = { at: new Date().toISOString(), host: process.env.HOSTNAME, node: process.version };
 const here = import.meta.dirname;
 
@@ -34,6 +34,11 @@ if (parts.includes('ssh')) {
     for (const t of tables) printTable(t.title, t.rows);
     results.ssh = raw;
   } else process.stderr.write('bench: ssh part not available yet\n');
+}
+if (parts.includes('jobs')) {
+  const { tables, raw } = await (await import('./jobs.js')).benchJobs({ rounds });
+  for (const t of tables) printTable(t.title, t.rows);
+  results.jobs = raw;
 }
 const dir = join(here, '..', '..', '.bench');
 mkdirSync(dir, { recursive: true });
