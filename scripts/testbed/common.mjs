@@ -2,7 +2,7 @@
 // Plain ESM with no dependencies: the testbed must come up before `npm ci` has
 // anything to offer, and it runs under the same Node as the tests.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -246,4 +246,56 @@ export function writeComponentState(component, value) {
   const tmp = `${STATE_FILE}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n');
   run('mv', ['-f', tmp, STATE_FILE]);
+}
+
+/** The pid written in a pid/lock file, or null. */
+export function pidFromFile(file) {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function mtimeMs(file) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Run `fn` holding `<TESTBED_DIR>/.<component>.lock`. Two testbed runs at once
+ * (several suites or engineers on one machine) would otherwise each wipe and
+ * restart a component under the other. Exclusive create, never flock; a lock
+ * left by a dead run is removed.
+ */
+export async function withComponentLock(component, fn, { timeoutMs = 300_000 } = {}) {
+  const lockFile = join(TESTBED_DIR, `.${component}.lock`);
+  mkdirSync(TESTBED_DIR, { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const holder = pidFromFile(lockFile);
+      if (holder === null && Date.now() - (mtimeMs(lockFile) ?? 0) < 2_000) {
+        // Being written right now: wait.
+      } else if (holder === null || !isAlive(holder)) {
+        rmSync(lockFile, { force: true }); // left by a run that died
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`another testbed run (pid ${holder}) holds ${lockFile}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    if (pidFromFile(lockFile) === process.pid) rmSync(lockFile, { force: true });
+  }
 }

@@ -53,6 +53,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { cpus as osCpus } from 'node:os';
 import { join } from 'node:path';
 import {
+  pidFromFile,
+  withComponentLock,
   TESTBED_DIR,
   TEST_USERS,
   ensureDebPackages,
@@ -144,15 +146,6 @@ async function stop(pid, { timeoutMs = 15_000 } = {}) {
     } catch {
       /* already gone */
     }
-  }
-}
-
-function pidFromFile(file) {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
   }
 }
 
@@ -618,45 +611,8 @@ async function downLocked(state) {
 // it has the lock and reuses an instance another run brought up meanwhile, and
 // records its own state before releasing the lock.
 
-const LOCK_FILE = join(TESTBED_DIR, `.${name}.lock`);
-
-async function withLock(fn, { timeoutMs = 300_000 } = {}) {
-  mkdirSync(TESTBED_DIR, { recursive: true });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      writeFileSync(LOCK_FILE, `${process.pid}\n`, { flag: 'wx' });
-      break;
-    } catch (err) {
-      if (err.code !== 'EEXIST') throw err;
-      const holder = pidFromFile(LOCK_FILE);
-      if (holder === null && Date.now() - (statMtimeMs(LOCK_FILE) ?? 0) < 2_000) {
-        // Being written right now: wait.
-      } else if (holder === null || !running(holder)) {
-        rmSync(LOCK_FILE, { force: true }); // left by a run that died
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`another testbed run (pid ${holder}) holds ${LOCK_FILE}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    if (pidFromFile(LOCK_FILE) === process.pid) rmSync(LOCK_FILE, { force: true });
-  }
-}
-
-function statMtimeMs(file) {
-  try {
-    return statSync(file).mtimeMs;
-  } catch {
-    return null;
-  }
-}
-
 export async function up() {
-  return withLock(async () => {
+  return withComponentLock(name, async () => {
     const current = readState()[name];
     if (current && !current.skipped && (await healthy(current).catch(() => false))) {
       say('brought up meanwhile by another testbed run; reusing it');
@@ -669,7 +625,7 @@ export async function up() {
 }
 
 export async function down(state) {
-  return withLock(() => downLocked(state));
+  return withComponentLock(name, () => downLocked(state));
 }
 
 export async function healthy(state) {
