@@ -203,9 +203,12 @@ export function isAlive(pid) {
     if (err.code !== 'EPERM') return false;
   }
   try {
-    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
-    return true;
+    // No procfs: trust kill(0). With procfs, the process vanished meanwhile.
+    return !existsSync('/proc/self');
   }
 }
 

@@ -55,6 +55,7 @@ import { join } from 'node:path';
 import {
   pidFromFile,
   withComponentLock,
+  stopPid,
   TESTBED_DIR,
   TEST_USERS,
   ensureDebPackages,
@@ -114,44 +115,9 @@ const systemPidFiles = () => [
   { service: 'gridengine-exec', pidFile: `/var/spool/gridengine/execd/${shortHost()}/execd.pid` },
 ];
 
-/**
- * A daemon that exited but is not yet reaped (a zombie: after the testbed CLI
- * exits, our detached daemons are reparented to pid 1, which reaps lazily here)
- * still answers kill(pid, 0); treat it as gone.
- */
-function running(pid) {
-  if (!isAlive(pid)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-/** Stop a pid we started: SIGTERM, wait until it is gone (zombies count as gone), then SIGKILL. */
-async function stop(pid, { timeoutMs = 15_000 } = {}) {
-  if (!running(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (running(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
 function runningSystemServices() {
   return systemPidFiles()
-    .filter((s) => running(pidFromFile(s.pidFile)))
+    .filter((s) => isAlive(pidFromFile(s.pidFile)))
     .map((s) => s.service);
 }
 
@@ -220,7 +186,7 @@ async function stopStaleDaemons() {
     const pid = pidFromFile(f);
     if (pid && isOurProcess(pid)) {
       say(`stopping stale daemon (pid ${pid}, ${f}) left by an earlier run`);
-      await stop(pid, { timeoutMs: 30_000 });
+      await stopPid(pid, { timeoutMs: 30_000 });
     }
   }
 }
@@ -436,7 +402,7 @@ async function upLocked() {
     await waitFor(
       'sge_qmaster to answer',
       () => {
-        if (!running(pids.sge_qmaster)) throw new Error('sge_qmaster exited');
+        if (!isAlive(pids.sge_qmaster)) throw new Error('sge_qmaster exited');
         return tryRun('qconf', ['-sh'], { env: adminEnv, timeout: 10_000 }).code === 0;
       },
       { timeoutMs: 30_000, intervalMs: 200 },
@@ -491,8 +457,8 @@ async function upLocked() {
     await waitFor(
       'execd to report load',
       () => {
-        if (!running(pids.sge_execd)) throw new Error('sge_execd exited');
-        if (!running(pids.sge_qmaster)) throw new Error('sge_qmaster exited');
+        if (!isAlive(pids.sge_execd)) throw new Error('sge_execd exited');
+        if (!isAlive(pids.sge_qmaster)) throw new Error('sge_qmaster exited');
         const r = tryRun('qhost', ['-h', nodeName], { env: adminEnv, timeout: 10_000 });
         // Until execd reports, qhost shows "-" for the load.
         const line = r.stdout.split('\n').find((l) => l.startsWith(nodeName));
@@ -588,7 +554,7 @@ async function probeMemoryEnforcement(user, state, jobsDir) {
 
 async function downLocked(state) {
   const pids = state?.pids ?? {};
-  if (state?.env && running(pids.sge_qmaster)) {
+  if (state?.env && isAlive(pids.sge_qmaster)) {
     const env = clientEnv(state);
     // Delete every job so no sge_shepherd (forked by execd) outlives the cell.
     const q = tryRun('qstat', ['-u', '*'], { env, timeout: 10_000 });
@@ -599,8 +565,8 @@ async function downLocked(state) {
       }).catch(() => {});
     }
   }
-  await stop(pids.sge_execd, { timeoutMs: 20_000 });
-  await stop(pids.sge_qmaster, { timeoutMs: 30_000 }); // takes ~10 s
+  await stopPid(pids.sge_execd, { timeoutMs: 20_000 });
+  await stopPid(pids.sge_qmaster, { timeoutMs: 30_000 }); // takes ~10 s
 }
 
 // ---------------------------------------------------------------------------
@@ -630,7 +596,7 @@ export async function down(state) {
 
 export async function healthy(state) {
   const pids = state?.pids;
-  if (!pids || !running(pids.sge_qmaster) || !running(pids.sge_execd) || !state.env) return false;
+  if (!pids || !isAlive(pids.sge_qmaster) || !isAlive(pids.sge_execd) || !state.env) return false;
   const env = clientEnv(state);
   if (tryRun('qstat', ['-u', '*'], { env, timeout: 10_000 }).code !== 0) return false;
   const r = tryRun('qstat', ['-f', '-q', state.queues?.[0] ?? 'all.q'], { env, timeout: 10_000 });

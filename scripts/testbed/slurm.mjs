@@ -49,6 +49,7 @@ import { join } from 'node:path';
 import {
   pidFromFile,
   withComponentLock,
+  stopPid,
   TESTBED_DIR,
   TEST_USERS,
   ensureDebPackages,
@@ -102,43 +103,8 @@ const SYSTEM_SERVICES = [
   { service: 'slurmd', pidFile: '/run/slurmd.pid' },
 ];
 
-/**
- * A daemon that exited but is not yet reaped (a zombie: after the testbed CLI
- * exits, our detached daemons are reparented to pid 1, which reaps lazily here)
- * still answers kill(pid, 0); treat it as gone.
- */
-function running(pid) {
-  if (!isAlive(pid)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
-/** Stop a pid we started: SIGTERM, wait until it is gone (zombies count as gone), then SIGKILL. */
-async function stop(pid, { timeoutMs = 15_000 } = {}) {
-  if (!running(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (running(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  if (running(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
 function runningSystemServices() {
-  return SYSTEM_SERVICES.filter((s) => running(pidFromFile(s.pidFile))).map((s) => s.service);
+  return SYSTEM_SERVICES.filter((s) => isAlive(pidFromFile(s.pidFile))).map((s) => s.service);
 }
 
 function stopSystemService(service) {
@@ -209,7 +175,7 @@ async function stopStaleDaemons() {
     const pid = pidFromFile(join(runDir, f));
     if (pid && isOurProcess(pid)) {
       say(`stopping stale ${f.replace(/\.pid$/, '')} (pid ${pid}) left by an earlier run`);
-      await stop(pid);
+      await stopPid(pid);
     }
   }
 }
@@ -383,7 +349,7 @@ async function upLocked() {
     throw new Error(`${msg}\n${tails}`);
   };
   try {
-    await waitFor('munged socket', () => existsSync(sock) && running(munged), { timeoutMs: 15_000 });
+    await waitFor('munged socket', () => existsSync(sock) && isAlive(munged), { timeoutMs: 15_000 });
     // Prove the test user can get a credential from our munged.
     const m = runAs(user, 'munge', ['--socket', sock, '-n'], {});
     if (m.code !== 0) throw new Error(`munge as ${user.name} failed: ${m.stderr}`);
@@ -409,7 +375,7 @@ async function upLocked() {
     await waitFor(
       'slurmctld to answer',
       () => {
-        if (!running(pids.slurmctld)) throw new Error('slurmctld exited');
+        if (!isAlive(pids.slurmctld)) throw new Error('slurmctld exited');
         return / is UP/.test(tryRun('scontrol', ['ping'], { env: daemonEnv, timeout: 10_000 }).stdout);
       },
       { timeoutMs: 30_000, intervalMs: 200 },
@@ -425,7 +391,7 @@ async function upLocked() {
     await waitFor(
       'node idle',
       () => {
-        if (!running(pids.slurmctld) || !running(pids.slurmd)) throw new Error('a daemon exited');
+        if (!isAlive(pids.slurmctld) || !isAlive(pids.slurmd)) throw new Error('a daemon exited');
         const r = tryRun('sinfo', ['-h', '-N', '-o', '%T'], { env: daemonEnv, timeout: 10_000 });
         return r.code === 0 && /^idle/m.test(r.stdout);
       },
@@ -522,7 +488,7 @@ async function downLocked(state) {
   const env = slurmEnv(state);
   // Cancel whatever is still queued or running so no slurmstepd outlives the
   // cluster (slurmstepd processes are children of slurmd but daemonized).
-  if (running(state?.pids?.slurmctld)) {
+  if (isAlive(state?.pids?.slurmctld)) {
     const q = tryRun('squeue', ['-h', '-o', '%A'], { env, timeout: 10_000 });
     const ids = q.code === 0 ? q.stdout.split(/\s+/).filter(Boolean) : [];
     if (ids.length > 0) {
@@ -533,9 +499,9 @@ async function downLocked(state) {
     }
   }
   const pids = state?.pids ?? {};
-  await stop(pids.slurmd);
-  await stop(pids.slurmctld);
-  await stop(pids.munged);
+  await stopPid(pids.slurmd);
+  await stopPid(pids.slurmctld);
+  await stopPid(pids.munged);
 }
 
 // ---------------------------------------------------------------------------
@@ -565,7 +531,7 @@ export async function down(state) {
 
 export async function healthy(state) {
   const pids = state?.pids;
-  if (!pids || !running(pids.munged) || !running(pids.slurmctld) || !running(pids.slurmd)) return false;
+  if (!pids || !isAlive(pids.munged) || !isAlive(pids.slurmctld) || !isAlive(pids.slurmd)) return false;
   if (!state.env?.SLURM_CONF || !existsSync(state.env.SLURM_CONF)) return false;
   const r = tryRun('sinfo', ['-h', '-N', '-o', '%T'], { env: slurmEnv(state), timeout: 10_000 });
   return r.code === 0 && /^(idle|mixed|allocated)/m.test(r.stdout);

@@ -42,7 +42,21 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { TESTBED_DIR, ensureDebPackages, isAlive, isRoot, freePort, log, readState, run, spawnDaemon, tryRun, which, writeComponentState } from './common.mjs';
+import {
+  TESTBED_DIR,
+  ensureDebPackages,
+  isAlive,
+  isRoot,
+  stopPid,
+  freePort,
+  log,
+  readState,
+  run,
+  spawnDaemon,
+  tryRun,
+  which,
+  writeComponentState,
+} from './common.mjs';
 import { LOGIN_NOISE, installAuthorizedKeys, prepareAccounts, writeNoisyDotfiles, writeTestbedAuthorizedKeys } from './sshd/accounts.mjs';
 import { ALIASES, INSTANCES, renderClientConfig, renderSshdConfig } from './sshd/config.mjs';
 import { CLIENT_KEY_PASSPHRASE, ensureClientKeys, ensureKeyPair, writeKnownHosts } from './sshd/keys.mjs';
@@ -98,7 +112,7 @@ async function startAll() {
     return state;
   } catch (err) {
     // index.mjs records a failed up as "skipped", so nothing would ever stop these.
-    await Promise.all(Object.values(instances).map((i) => stopSshd(i.pid)));
+    await Promise.all(Object.values(instances).map((i) => stopPid(i.pid, { timeoutMs: 10_000 })));
     throw err;
   }
 }
@@ -147,42 +161,21 @@ function lockOwner(lock) {
 /** Stop exactly the sshd listeners recorded in `state`, and only if they are still ours. */
 export async function down(state) {
   const stops = Object.entries(state?.instances ?? {}).map(async ([inst, i]) => {
-    if (!isAlive(i.pid) || isZombie(i.pid)) return;
+    if (!isAlive(i.pid)) return;
     if (!isOurSshd(i.pid, i.config)) {
       log(name, `${inst}: pid ${i.pid} is no longer our sshd (pid reused?); leaving it alone`);
       return;
     }
-    await stopSshd(i.pid);
+    await stopPid(i.pid, { timeoutMs: 10_000 });
   });
   await Promise.all(stops);
-}
-
-/**
- * common.mjs's stopPid, except that a zombie counts as stopped: our listeners
- * are reparented to pid 1 once index.mjs exits, and waiting for this VM's init
- * to reap them made `down` take seconds per instance.
- */
-async function stopSshd(pid, timeoutMs = 10_000) {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return; // already gone
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && !isZombie(pid)) {
-    if (Date.now() > deadline) {
-      process.kill(pid, 'SIGKILL');
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** True when every recorded instance is our live sshd and accepts TCP connections. */
 export async function healthy(state) {
   if (!state?.instances || !existsSync(state.clientKey) || !existsSync(state.knownHosts)) return false;
   for (const i of Object.values(state.instances)) {
-    if (!isAlive(i.pid) || isZombie(i.pid) || !isOurSshd(i.pid, i.config)) return false;
+    if (!isAlive(i.pid) || !isOurSshd(i.pid, i.config)) return false;
     if (!(await portOpen(i.port))) return false;
   }
   return true;
@@ -242,7 +235,7 @@ async function startInstance(inst, spec, accounts, bannerFile) {
       log(name, `${inst} listening on ${HOST}:${port} (pid ${pid})`);
       return { port, pid, config, log: logFile, hostKey, streamLocal: spec.streamLocal, tcp: spec.tcp };
     } catch (err) {
-      await stopSshd(pid);
+      await stopPid(pid, { timeoutMs: 10_000 });
       const lostRace = /Address already in use/.test(readFileSync(logFile, 'utf8'));
       if (!lostRace || attempt >= 3) throw err;
     }
@@ -299,16 +292,6 @@ function isOurSshd(pid, config) {
   return cmdline.includes(config);
 }
 
-/** Exited but not yet reaped (kill(pid, 0) still succeeds on a zombie). */
-function isZombie(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z'); // state follows "(comm) "
-  } catch {
-    return false; // no /proc (macOS): trust isAlive
-  }
-}
-
 /**
  * A previous up that crashed before recording state may have left an instance
  * running; its PidFile tells us, and isOurSshd makes sure it is really ours.
@@ -319,7 +302,7 @@ async function stopLeftover(inst) {
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
   if (pid > 0 && isAlive(pid) && isOurSshd(pid, join(DIR, inst, 'sshd_config'))) {
     log(name, `${inst}: stopping leftover sshd pid ${pid}`);
-    await stopSshd(pid);
+    await stopPid(pid, { timeoutMs: 10_000 });
   }
 }
 
