@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LIMITS, agentInfo, agentPing, agentShutdown, PROTOCOL_VERSION } from '../protocol/index.js';
+import { DEFAULT_LIMITS, type AgentReady, agentInfo, agentPing, agentShutdown, PROTOCOL_VERSION } from '../protocol/index.js';
 import { ownBuild } from './build-info.js';
 import { registerFsHandlers } from './fs/index.js';
 import { registerStorageHandlers } from './storage/index.js';
@@ -21,18 +21,7 @@ import { AgentServer } from './server.js';
 import { removeRegistryEntry, writeRegistryEntry } from './host-registry.js';
 
 /** What serve reports on its readiness fd (and start prints after the magic prefix). */
-export interface ReadyInfo {
-  socket: string;
-  protocol: number;
-  build: string;
-  pid: number;
-  token: string;
-  runDir: string;
-  root: string;
-  host: string;
-  node: string;
-  logFile: string;
-}
+export type ReadyInfo = AgentReady;
 
 export type ReadyMessage = { ok: true; info: ReadyInfo } | { ok: false; locked?: number; error: string };
 

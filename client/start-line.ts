@@ -3,22 +3,10 @@
  * whatever a login shell printed before it (banners, `module` chatter,
  * .bashrc echoes).
  */
-import { START_LINE_MAGIC } from '../protocol/index.js';
+import { START_LINE_MAGIC, type StartLineInfo } from '../protocol/index.js';
 
 /** What `agent.mjs start` prints after the magic prefix. */
-export interface StartInfo {
-  socket: string;
-  protocol: number;
-  build: string;
-  pid: number;
-  token: string;
-  runDir: string;
-  root: string;
-  host: string;
-  node: string;
-  logFile: string;
-  started: boolean;
-}
+export type StartInfo = StartLineInfo;
 
 export function parseStartOutput(stdout: string): StartInfo | null {
   for (const line of stdout.split(/\r?\n/)) {

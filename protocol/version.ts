@@ -11,3 +11,24 @@ export const PROTOCOL_VERSION = 1;
  * it; the client skips every line until this one.
  */
 export const START_LINE_MAGIC = '@@CLUSTRIX-AGENT@@ ';
+
+/** What a running agent reports about itself: serve's readiness message, and the start line's JSON. */
+export interface AgentReady {
+  /** Unix socket to connect to. */
+  socket: string;
+  protocol: number;
+  build: string;
+  pid: number;
+  /** Secret for the hello frame (never in argv or URLs). */
+  token: string;
+  runDir: string;
+  root: string;
+  host: string;
+  node: string;
+  logFile: string;
+}
+
+/** The JSON after START_LINE_MAGIC: AgentReady plus whether this start launched the agent. */
+export interface StartLineInfo extends AgentReady {
+  started: boolean;
+}
