@@ -6,19 +6,10 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
-import type { Limits } from '../protocol/index.js';
-import type { Logger } from './log.js';
-import type { Registry } from './registry.js';
-import { Session } from './session.js';
+import { Session, type SessionDeps } from './session.js';
 
-export interface AgentServerOptions {
+export interface AgentServerOptions extends SessionDeps {
   socketPath: string;
-  registry: Registry;
-  limits: Readonly<Limits>;
-  token: string;
-  build: string;
-  host: string;
-  log: Logger;
   /** Milliseconds with no sessions and no holds before `onIdle` fires. 0 disables. */
   idleExitMs: number;
   onIdle: () => void;
@@ -110,8 +101,7 @@ export class AgentServer {
   }
 
   #onConnection(ws: import('ws').WebSocket, socket: Socket): void {
-    const { registry, limits, token, build, host, log } = this.#opts;
-    const session = new Session(ws, socket, { registry, limits, token, build, host, log });
+    const session = new Session(ws, socket, this.#opts);
     this.sessions.add(session);
     this.#disarmIdle();
     session.onClose(() => {
