@@ -52,7 +52,9 @@ export {
   type ListOptions,
   type LogStream,
   type LogsOptions,
+  type ProgressOptions,
+  type ProgressStream,
   type SubmitOptions,
   type WatchOptions,
 } from './jobs.js';
-export type { JobEvent, JobInfo, JobState, JobsStats, SchedulerName, TaskInfo } from '../protocol/index.js';
+export type { JobEvent, JobInfo, JobState, JobsStats, ProgressEvent, SchedulerName, TaskInfo } from '../protocol/index.js';

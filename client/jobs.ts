@@ -22,6 +22,7 @@ import {
   type JobState,
   type JobsStats,
   type LogsSummary,
+  type ProgressEvent,
   type SchedulerName,
 } from '../protocol/index.js';
 import type { CallOptions, Connection, RemoteStream } from './connection.js';
@@ -64,6 +65,20 @@ export interface LogsOptions extends CallOptions {
 
 /** An async iterable of events that can be stopped. */
 export interface EventStream extends AsyncIterable<JobEvent> {
+  cancel(): void;
+}
+
+export interface ProgressOptions extends CallOptions {
+  /** Only this array task. */
+  task?: number;
+  /** Keep streaming until the job ends (default true); false: what is there now. */
+  follow?: boolean;
+  /** Resume: per task key ("job" or the index) → the next `seq` wanted. */
+  after?: Record<string, number>;
+}
+
+/** Progress events of a job (JSON lines appended to $CLUSTRIX_EVENTS), in order per task. */
+export interface ProgressStream extends AsyncIterable<ProgressEvent> {
   cancel(): void;
 }
 
@@ -154,6 +169,21 @@ export class JobsApi {
         for await (const c of s) parts.push(Buffer.from(c));
         await s.result;
         return Buffer.concat(parts).toString('utf8');
+      },
+    };
+  }
+
+  /** Events the job's tasks emit while they run: `progress()` of `clustrix/job`, or JSON lines appended to `$CLUSTRIX_EVENTS`. */
+  progress(id: string, o: ProgressOptions = {}): ProgressStream {
+    const p: { id: string; task?: number; follow?: boolean; after?: Record<string, number> } = { id };
+    if (o.task !== undefined) p.task = o.task;
+    if (o.follow !== undefined) p.follow = o.follow;
+    if (o.after) p.after = o.after;
+    const s = this.#c.stream(m.jobsProgress, p, { ...callOpts(o), timeoutMs: o.timeoutMs ?? 0 });
+    return {
+      cancel: () => s.cancel(),
+      async *[Symbol.asyncIterator]() {
+        for await (const batch of s) yield* batch;
       },
     };
   }
@@ -253,5 +283,10 @@ export class Job {
 
   logs(o: LogsOptions = {}): LogStream {
     return new JobsApi(this.#c).logs(this.id, o);
+  }
+
+  /** Progress events while it runs (ends when the job has ended and its events are drained). */
+  progress(o: ProgressOptions = {}): ProgressStream {
+    return new JobsApi(this.#c).progress(this.id, o);
   }
 }

@@ -4,9 +4,9 @@
  * State lives in the scheduler and in <root>/jobs (see store.ts), so any agent
  * on the shared root can pick up where another stopped.
  */
-import { chmodSync, closeSync, existsSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   isTerminal,
   ProtocolError,
@@ -39,6 +39,8 @@ import { taskKey, wrapperScript } from './wrapper.js';
 
 export interface JobServiceOptions {
   root: string;
+  /** Where envs.ensure builds environments (spec.environment hashes resolve here). Default `<root>/envs`. */
+  envsDir?: string;
   log: Logger;
   /** Keep the agent alive while jobs are watched (AgentServer.hold). */
   hold?: () => () => void;
@@ -51,6 +53,15 @@ export interface JobServiceOptions {
   poller?: PollerOptions;
   local?: { slots?: number; killGraceMs?: number; tickMs?: number };
 }
+
+export interface SubmitParams {
+  spec: JobSpecParsed;
+  idempotencyKey: string;
+  scheduler?: SchedulerName | undefined;
+}
+
+/** Files for the job dir: relative path → content. */
+export type JobFiles = Record<string, Uint8Array | string>;
 
 interface Watcher {
   ids: Set<string> | null;
@@ -216,13 +227,17 @@ export class JobService {
   // ---------------------------------------------------------------------------
   // submit
 
-  submit(p: { spec: JobSpecParsed; idempotencyKey: string; scheduler?: SchedulerName | undefined }): Promise<SubmitResult> {
+  /**
+   * `files` (agent-internal, e.g. function inputs): written into the job dir,
+   * relative paths, before anything reaches the scheduler.
+   */
+  submit(p: SubmitParams, files?: JobFiles): Promise<SubmitResult> {
     const hash = keyHash(p.idempotencyKey);
     const running = this.#inflight.get(hash);
     if (running) return running.then((r) => ({ job: r.job, existing: true }));
     const owner = this.store.keyOwner(hash);
     if (owner) return this.#existing(owner);
-    const run = this.#submit(p, hash).finally(() => this.#inflight.delete(hash));
+    const run = this.#submit(p, hash, files).finally(() => this.#inflight.delete(hash));
     this.#inflight.set(hash, run);
     return run;
   }
@@ -284,7 +299,7 @@ export class JobService {
     this.store.write(rec);
   }
 
-  async #submit(p: { spec: JobSpecParsed; idempotencyKey: string; scheduler?: SchedulerName | undefined }, hash: string): Promise<SubmitResult> {
+  async #submit(p: SubmitParams, hash: string, files: JobFiles | undefined): Promise<SubmitResult> {
     const sched = p.scheduler ?? this.detected.scheduler;
     if (!this.#o.adapters?.[sched] && !this.detected.available.includes(sched)) {
       throw new ProtocolError('UNSUPPORTED', `${sched} is not available on ${this.store.host} (found: ${this.detected.available.join(', ')})`, {
@@ -296,7 +311,7 @@ export class JobService {
     let rec: JobRecord;
     let deps: { afterok: string[]; afterany: string[] };
     try {
-      const { spec, indices } = normalizeSpec(p.spec, { id, jobDir: dir, home: this.#home });
+      const { spec, indices } = normalizeSpec(p.spec, { id, jobDir: dir, home: this.#home, envsDir: this.#o.envsDir ?? join(this.#o.root, 'envs') });
       deps = this.#resolveDeps(spec.dependencies, sched);
       const chunks: Chunk[] = [];
       if (indices) {
@@ -311,6 +326,12 @@ export class JobService {
         });
       } else chunks.push({ offset: 0, wrapper: join(dir, 'job.sh') });
       if (spec.script !== undefined) writeFileSync(join(dir, 'script'), spec.script, { mode: 0o700 });
+      for (const [rel, data] of Object.entries(files ?? {})) {
+        const path = join(dir, rel);
+        if (!path.startsWith(dir + '/')) throw new ProtocolError('INTERNAL', `job file ${rel} is outside the job dir`);
+        mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+        writeFileSync(path, data, { mode: 0o600 });
+      }
       chunks.forEach((chunk, c) => {
         let table: { file: string; base: number } | undefined;
         if (chunk.table) {

@@ -4,6 +4,7 @@
  * paths resolved, output templates expanded, cross-field checks with errors
  * naming the field, and the split of big arrays into chunks.
  */
+import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { formatIndices, ProtocolError, type JobSpecParsed, type NormalizedJobSpec } from '../../protocol/index.js';
 import { isProgression, schedulerJobName } from './adapters/common.js';
@@ -45,6 +46,19 @@ export interface NormalizeContext {
   id: string;
   jobDir: string;
   home: string;
+  /** Where envs.ensure builds environments (`<root>/envs`). */
+  envsDir: string;
+}
+
+/** An env hash or path → the env dir, which must be a finished environment (ready.json). */
+function resolveEnvironment(ref: string, envsDir: string): string {
+  const dir = ref.startsWith('/') ? ref : join(envsDir, ref);
+  if (!existsSync(join(dir, 'ready.json')) || !existsSync(join(dir, 'activate'))) {
+    throw new ProtocolError('NOT_FOUND', `jobs.submit: params.spec.environment: no finished environment at ${dir}; build it with envs.ensure first`, {
+      path: dir,
+    });
+  }
+  return dir;
 }
 
 export interface Normalized {
@@ -97,6 +111,7 @@ export function normalizeSpec(s: JobSpecParsed, ctx: NormalizeContext): Normaliz
   };
   if (s.command) spec.command = s.command;
   else spec.script = s.script!;
+  if (s.environment !== undefined) spec.environment = resolveEnvironment(s.environment, ctx.envsDir);
   if (s.array) {
     spec.array = { indices: formatIndices(s.array.indices), count: s.array.indices.length, maxConcurrent: s.array.maxConcurrent };
     return { spec, indices: s.array.indices };

@@ -5,7 +5,8 @@
  *   - works out its array task index (scheduler env var + chunk offset),
  *   - records its start in <jobDir>/tasks/<task>.start,
  *   - redirects the command's stdout/stderr to the job's files,
- *   - loads modules, exports env, changes to the workdir,
+ *   - sets CLUSTRIX_EVENTS (progress lines) and CLUSTRIX_SCRATCH (node-local scratch, removed at the end),
+ *   - exports env, loads modules, sources a dependency environment, changes to the workdir,
  *   - runs the command (argv, each word single-quoted) or the script file,
  *   - records exit status and signal in <jobDir>/tasks/<task>.exit,
  *
@@ -87,7 +88,9 @@ export function wrapperScript(o: WrapperOptions): string {
     // Atomic on every filesystem the root may be on: write a temp file, rename it.
     'clx_put() { printf \'%s\\n\' "$2" > "$1.tmp.$$" && mv -f "$1.tmp.$$" "$1"; }',
     "clx_host=$(uname -n 2>/dev/null | tr -cd 'A-Za-z0-9._-')",
-    'clx_exit() { clx_put "$CLX_DIR/tasks/$CLX_KEY.exit" "{\\"exitCode\\":$1,\\"signal\\":\\"$2\\",\\"endedAt\\":$(clx_now),\\"host\\":\\"$clx_host\\",\\"error\\":\\"$3\\"}"; exit "$1"; }',
+    // Node-local scratch made for this task is removed before the exit is recorded (only what we made).
+    "clx_scratch=''",
+    'clx_exit() { if [ -n "$clx_scratch" ]; then rm -rf "$clx_scratch"; fi; clx_put "$CLX_DIR/tasks/$CLX_KEY.exit" "{\\"exitCode\\":$1,\\"signal\\":\\"$2\\",\\"endedAt\\":$(clx_now),\\"host\\":\\"$clx_host\\",\\"error\\":\\"$3\\"}"; exit "$1"; }',
     'clx_put "$CLX_DIR/tasks/$CLX_KEY.start" "{\\"startedAt\\":$(clx_now),\\"host\\":\\"$clx_host\\",\\"pid\\":$$}"',
   );
   const out = templateToSh(spec.stdout);
@@ -101,6 +104,19 @@ export function wrapperScript(o: WrapperOptions): string {
     L.push('if ! ( : >"$CLX_ERR" ) 2>/dev/null; then echo "clustrix: cannot write stderr file $CLX_ERR" >&2; clx_exit 1 "" "cannot write stderr file"; fi');
     L.push('exec >"$CLX_OUT" 2>"$CLX_ERR"');
   }
+  // Progress events: any program appends JSON lines here; the agent streams them (jobs.progress).
+  L.push('CLUSTRIX_EVENTS="$CLX_DIR/tasks/$CLX_KEY.events"; export CLUSTRIX_EVENTS');
+  // Node-local scratch: the scheduler's $TMPDIR when set, else the usual site places.
+  L.push(
+    'for clx_d in "${TMPDIR:-}" /local /scratch/local /lscratch /localscratch /tmp; do',
+    '  if [ -n "$clx_d" ] && [ -d "$clx_d" ] && [ -w "$clx_d" ]; then',
+    '    clx_scratch=$(mktemp -d "$clx_d/clustrix-$CLUSTRIX_JOB_ID-$CLX_KEY-XXXXXX" 2>/dev/null) && break',
+    "    clx_scratch=''",
+    '  fi',
+    'done',
+    'if [ -z "$clx_scratch" ]; then echo "clustrix: no writable node-local scratch directory; CLUSTRIX_SCRATCH is not set" >&2; fi',
+    'CLUSTRIX_SCRATCH=$clx_scratch; export CLUSTRIX_SCRATCH',
+  );
   for (const [k, v] of Object.entries(spec.env)) L.push(`${k}=${sq(v)}; export ${k}`);
   if (spec.modules.length > 0) {
     // Batch shells are not login shells: make `module` available the way sites install it.
@@ -112,6 +128,10 @@ export function wrapperScript(o: WrapperOptions): string {
     for (const m of spec.modules) {
       L.push(`module load ${sq(m)} || { echo ${sq(`clustrix: module load ${m} failed`)} >&2; clx_exit 127 "" ${sq(`module load ${m} failed`)}; }`);
     }
+  }
+  if (spec.environment) {
+    const act = `${spec.environment}/activate`;
+    L.push(`. ${sq(act)} || { echo ${sq(`clustrix: sourcing ${act} failed`)} >&2; clx_exit 127 "" "environment activation failed"; }`);
   }
   L.push(`cd ${sq(spec.workdir)} || { echo ${sq(`clustrix: cannot cd to ${spec.workdir}`)} >&2; clx_exit 1 "" "cannot cd to workdir"; }`);
   // A trapped TERM (scancel, time limit warning) lets the wrapper record the outcome

@@ -15,6 +15,7 @@ import {
   type JobInfo,
   type JobsStats,
   type LogsSummary,
+  type ProgressEvent,
   type SchedulerName,
   type SubmitResult,
 } from '../types/jobs.js';
@@ -256,6 +257,17 @@ export const JobSpecSchema = v.pipe(
     env: v.optional(v.record(EnvName, v.pipe(v.string('env values must be strings'), NoNul('env value')))),
     /** Environment modules to `module load`, in order. */
     modules: v.optional(v.array(ModuleName)),
+    /**
+     * A dependency environment built by envs.ensure: its hash (or its absolute
+     * path). The job sources its `activate` (modules, variables, PATH,
+     * NODE_PATH, PYTHONPATH) after `modules` and before changing directory.
+     */
+    environment: v.optional(
+      v.pipe(
+        Str('environment'),
+        v.check((s) => /^[0-9a-f]{64}$/.test(s) || s.startsWith('/'), 'environment must be an env hash (64 hex digits) or an absolute path'),
+      ),
+    ),
     resources: v.optional(Resources),
     array: v.optional(ArraySpec),
     dependencies: v.optional(v.object({ afterok: v.optional(JobRefs), afterany: v.optional(JobRefs) })),
@@ -347,6 +359,28 @@ export const jobsLogs = stream(
   }),
   returns<Uint8Array>(),
   returns<LogsSummary>(),
+);
+
+/** Longest event line kept whole, bytes; a longer one arrives as `raw` (cut) with `data: null`. */
+export const MAX_PROGRESS_LINE_BYTES = 64 * 1024;
+
+/**
+ * Progress events of a job: JSON lines its tasks append to `$CLUSTRIX_EVENTS`.
+ * Chunks are batches in file order per task; with `follow` (default) the
+ * stream goes on until the job is terminal and its files are drained.
+ */
+export const jobsProgress = stream(
+  'jobs.progress',
+  v.object({
+    id: JobId,
+    /** Only this array task. */
+    task: v.optional(Count),
+    follow: v.optional(v.boolean(), true),
+    /** Skip events already seen: per task key ("job" or the index) → next seq. */
+    after: v.optional(v.record(v.pipe(v.string(), v.regex(/^(job|\d+)$/, 'after keys are "job" or task indices')), Count)),
+  }),
+  returns<ProgressEvent[]>(),
+  returns<{ events: number }>(),
 );
 
 /** The poller's counters: scheduler calls by command, interval, watched jobs. */

@@ -76,6 +76,8 @@ export interface NormalizedJobSpec {
   workdir: string;
   env: Record<string, string>;
   modules: string[];
+  /** Directory of a dependency environment whose `activate` the job sources (envs.ensure). */
+  environment?: string;
   resources: JobResources;
   array?: JobArray;
   dependencies: JobDependencies;
@@ -188,4 +190,23 @@ export interface LogsSummary {
   /** Offset after the last byte sent (pass it as `offset` to resume). */
   offset: number;
   path: string;
+}
+
+/**
+ * One progress event a running job emitted: a JSON line appended to
+ * `$CLUSTRIX_EVENTS` (from any language), or `progress()` of `clustrix/job`.
+ */
+export interface ProgressEvent {
+  /** Array task index; absent for a plain job. */
+  task?: number;
+  /** Line number in that task's event file, from 0 (with `task`, a resume cursor). */
+  seq: number;
+  /** When it was written (ms since the epoch), if the line said so. */
+  at?: number;
+  /** For functions run by `map`: the input item the event is about. */
+  item?: number;
+  /** The JSON value of the line (or its `data` field, for lines written by `clustrix/job`). */
+  data: unknown;
+  /** Set when the line was not valid JSON (or too long): the raw text, and `data` is null. */
+  raw?: string;
 }

@@ -150,6 +150,51 @@ export function defineJobSuite(o: SuiteOptions): void {
     if (rec.exitCode !== undefined) expect(rec.exitCode).toBe(3);
   });
 
+  it('streams the JSON lines a running job appends to $CLUSTRIX_EVENTS before it ends, and gives it node-local scratch', async () => {
+    const go = `${bed.scratch}/go-${randomUUID()}`;
+    await c.fs.mkdir(bed.scratch);
+    const job = await submit({
+      name: 'progress',
+      script: [
+        '#!/bin/sh',
+        'echo \'{"step":1}\' >> "$CLUSTRIX_EVENTS"',
+        'printf \'{"scratch":"%s","isDir":%s}\\n\' "$CLUSTRIX_SCRATCH" "$(test -d "$CLUSTRIX_SCRATCH" && echo true || echo false)" >> "$CLUSTRIX_EVENTS"',
+        'touch "$CLUSTRIX_SCRATCH/left-behind"',
+        // Wait (bounded) until the test has seen the first events: they must arrive while the job runs.
+        `i=0; while [ ! -e '${go}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`,
+        'echo "not json" >> "$CLUSTRIX_EVENTS"',
+        'printf \'{"$clustrix":1,"at":1234,"item":2,"data":{"done":true}}\' >> "$CLUSTRIX_EVENTS"',
+      ].join('\n'),
+    });
+    const seen: unknown[] = [];
+    let scratch = '';
+    for await (const ev of job.progress()) {
+      seen.push(ev.raw !== undefined ? { raw: ev.raw } : ev.item !== undefined ? { item: ev.item, at: ev.at, data: ev.data } : ev.data);
+      const d = ev.data as { scratch?: string } | null;
+      if (d?.scratch) {
+        scratch = d.scratch;
+        // The job is still running (it waits for this file): the events arrived live.
+        expect((await job.refresh()).state).toBe('RUNNING');
+        await c.fs.writeFile(go, 'go');
+      }
+    }
+    expect(seen).toEqual([{ step: 1 }, { scratch, isDir: true }, { raw: 'not json' }, { item: 2, at: 1234, data: { done: true } }]);
+    expect((await job.wait({ timeoutMs: 30_000 })).state).toBe('COMPLETED');
+    // The scratch dir the wrapper made is gone once the task ended.
+    expect(scratch).not.toBe('');
+    expect(await c.fs.exists(scratch)).toBe(false);
+  }, 90_000);
+
+  it('runs inside a dependency environment given by its hash, and refuses one that is not built', async () => {
+    const value = `it's $(not run) "quoted"`;
+    const env = await c.envs.ensure({ env: { CLX_ENV_PROBE: value } });
+    const job = await submit({ command: ['sh', '-c', 'printf %s "$CLX_ENV_PROBE|$CLUSTRIX_ENV"'], name: 'in-env', environment: env.hash });
+    expect((await job.wait({ timeoutMs: 60_000 })).state).toBe('COMPLETED');
+    expect(await job.logs().text()).toBe(`${value}|${env.path}`);
+    const missing = '0'.repeat(64);
+    await expect(submit({ command: ['true'], environment: missing })).rejects.toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining(missing) });
+  }, 90_000);
+
   it('keeps names, env values and paths with quotes, spaces, $() and newlines inert', async () => {
     const marker = `${bed.scratch}/pwned-${randomUUID()}`;
     const evil = `$(touch ${marker}) \`touch ${marker}\` '"\\ ; touch ${marker}\nsecond line`;

@@ -23,7 +23,7 @@ import {
 } from '../../protocol/index.js';
 
 const noRun: Runner = { run: () => Promise.reject(new Error('no commands in this test')) };
-const ctx = { id: 'mx1abc', jobDir: '/r/jobs/mx1abc', home: '/home/u' };
+const ctx = { id: 'mx1abc', jobDir: '/r/jobs/mx1abc', home: '/home/u', envsDir: '/r/envs' };
 
 function parsed(spec: JobSpecInput): NormalizedJobSpec & { _indices?: number[] } {
   const p = parseParams(jobsSubmit, { spec, idempotencyKey: 'k'.repeat(16) });
