@@ -12,6 +12,7 @@ import { registerFsHandlers } from './fs/index.js';
 import { registerStorageHandlers } from './storage/index.js';
 import { registerEnvHandlers } from './envs/index.js';
 import { registerJobHandlers } from './jobs/index.js';
+import { registerFunctionHandlers } from './functions/index.js';
 import { acquireLock, releaseLock } from './lock.js';
 import { createLogger } from './log.js';
 import type { AgentOptions } from './options.js';
@@ -126,7 +127,8 @@ export async function serve(opts: AgentOptions, readyFd: number | null): Promise
     idleExitMs: opts.idleExitMs,
     onIdle: () => void shutdown(`idle for ${opts.idleExitMs} ms`),
   });
-  registerJobHandlers(registry, { root: opts.root, log, server });
+  const jobs = registerJobHandlers(registry, { root: opts.root, log, server });
+  registerFunctionHandlers(registry, { jobs, bundlesDir: join(opts.root, 'bundles'), node: process.execPath });
   try {
     await server.listen();
   } catch (err) {

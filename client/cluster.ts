@@ -3,8 +3,12 @@ import { agentInfo, agentPing, agentShutdown, type AgentInfo, type StorageReport
 import type { CallOptions, Connection } from './connection.js';
 import { EnvsApi } from './envs.js';
 import { FsApi } from './fs.js';
+import { FunctionsApi, type FunctionCall, type FunctionOptions, type MapCall, type MapOptions } from './functions/index.js';
 import { JobsApi } from './jobs.js';
 import { detectStorage, type StorageOptions } from './storage.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyFn = (...args: any[]) => any;
 
 export class Cluster {
   /** What the caller connected to: "local", an ssh alias, user@host:port. */
@@ -13,6 +17,8 @@ export class Cluster {
   readonly jobs: JobsApi;
   /** Dependency environments built once per spec on the cluster. */
   readonly envs: EnvsApi;
+  /** Functions run as jobs; `run`, `remote` and `map` below are shortcuts to it. */
+  readonly functions: FunctionsApi;
   /** The protocol connection, for advanced use (raw calls, events). */
   readonly connection: Connection;
   readonly #onClose: (() => Promise<void> | void) | undefined;
@@ -23,7 +29,31 @@ export class Cluster {
     this.fs = new FsApi(conn);
     this.jobs = new JobsApi(conn);
     this.envs = new EnvsApi(conn);
+    this.functions = new FunctionsApi(conn, this.fs, this.envs);
     this.#onClose = onClose;
+  }
+
+  /**
+   * Run `exportName(...args)` of a module (a file: URL or a path) as a job on
+   * the cluster. `await` the handle for the result (or the remote exception);
+   * `for await` it for progress events. See docs/FUNCTIONS.md.
+   */
+  run<F extends AnyFn = AnyFn>(module: string | URL, exportName: string, args: Parameters<F>, o?: FunctionOptions): FunctionCall<Awaited<ReturnType<F>>> {
+    return this.functions.run<F>(module, exportName, args, o);
+  }
+
+  /** A local async function whose every call runs the export as a job. */
+  remote<F extends AnyFn = AnyFn>(
+    module: string | URL,
+    exportName: string,
+    o?: FunctionOptions,
+  ): (...args: Parameters<F>) => FunctionCall<Awaited<ReturnType<F>>> {
+    return this.functions.remote<F>(module, exportName, o);
+  }
+
+  /** `exportName(item)` for each item as ONE job array; results in input order. */
+  map<F extends AnyFn = AnyFn>(module: string | URL, exportName: string, items: Iterable<Parameters<F>[0]>, o?: MapOptions): MapCall<Awaited<ReturnType<F>>> {
+    return this.functions.map<F>(module, exportName, items, o);
   }
 
   info(o?: CallOptions): Promise<AgentInfo> {

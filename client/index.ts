@@ -58,3 +58,21 @@ export {
   type WatchOptions,
 } from './jobs.js';
 export type { JobEvent, JobInfo, JobState, JobsStats, ProgressEvent, SchedulerName, TaskInfo } from '../protocol/index.js';
+export {
+  BundleError,
+  FunctionCall,
+  FunctionJobError,
+  FunctionsApi,
+  MapCall,
+  MapError,
+  bundleModule,
+  type Bundle,
+  type BundledPackage,
+  type CallReport,
+  type ExternalPackage,
+  type FunctionOptions,
+  type MapOptions,
+  type RemoteOrigin,
+  type Settled,
+} from './functions/index.js';
+export { ValueError } from '../protocol/values.js';

@@ -9,4 +9,5 @@ export * from './types/fs.js';
 export * from './types/jobs.js';
 export * from './types/storage.js';
 export * from './types/envs.js';
+export * from './types/functions.js';
 export * from './methods/index.js';

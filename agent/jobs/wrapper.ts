@@ -66,6 +66,7 @@ export function wrapperScript(o: WrapperOptions): string {
   L.push(`# clustrix job wrapper for job ${o.jobId} (generated, do not edit).`);
   L.push(`CLX_DIR=${sq(o.jobDir)}`);
   L.push(`CLUSTRIX_JOB_ID=${sq(o.jobId)}; export CLUSTRIX_JOB_ID`);
+  L.push('CLUSTRIX_JOB_DIR=$CLX_DIR; export CLUSTRIX_JOB_DIR');
   if (isArray) {
     const v = TASK_ENV[o.scheduler] ?? 'CLUSTRIX_LOCAL_TASK';
     L.push(`CLX_NATIVE_TASK="\${${v}:-}"`);

@@ -6,6 +6,7 @@ import * as fsBatch from './fs-batch.js';
 import * as jobs from './jobs.js';
 import * as storage from './storage.js';
 import * as envs from './envs.js';
+import * as functions from './functions.js';
 
 export * from './agent.js';
 export * from './fs.js';
@@ -13,6 +14,7 @@ export * from './fs-batch.js';
 export * from './jobs.js';
 export * from './storage.js';
 export * from './envs.js';
+export * from './functions.js';
 
 export const METHODS: ReadonlyMap<string, Method> = new Map(
   (
@@ -23,6 +25,7 @@ export const METHODS: ReadonlyMap<string, Method> = new Map(
       ...Object.values(jobs),
       ...Object.values(storage),
       ...Object.values(envs),
+      ...Object.values(functions),
     ] as unknown[]
   )
     .filter((m): m is Method => typeof m === 'object' && m !== null && 'kind' in m && 'name' in m)

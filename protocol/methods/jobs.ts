@@ -245,46 +245,49 @@ const ModuleName = v.pipe(
   v.maxLength(256),
 );
 
+/** A job as callers describe it: the object, before the command/script check. */
+export const JobSpecObject = v.object({
+  /** argv, run exactly (no shell): ["python", "train.py", "--lr", "0.1"]. */
+  command: v.optional(v.pipe(v.array(Str('command word', 1 << 16)), v.minLength(1, 'command must have at least one word'))),
+  /** Script text. Its #! line picks the interpreter; default bash (sh if bash is missing). */
+  script: v.optional(v.pipe(v.string('script must be a string'), v.minLength(1, 'script must not be empty'), v.maxLength(MAX_SCRIPT_BYTES), NoNul('script'))),
+  /** Directory the command runs in. Default: the agent user's home. */
+  workdir: v.optional(Str('workdir')),
+  env: v.optional(v.record(EnvName, v.pipe(v.string('env values must be strings'), NoNul('env value')))),
+  /** Environment modules to `module load`, in order. */
+  modules: v.optional(v.array(ModuleName)),
+  /**
+   * A dependency environment built by envs.ensure: its hash (or its absolute
+   * path). The job sources its `activate` (modules, variables, PATH,
+   * NODE_PATH, PYTHONPATH) after `modules` and before changing directory.
+   */
+  environment: v.optional(
+    v.pipe(
+      Str('environment'),
+      v.check((s) => /^[0-9a-f]{64}$/.test(s) || s.startsWith('/'), 'environment must be an env hash (64 hex digits) or an absolute path'),
+    ),
+  ),
+  resources: v.optional(Resources),
+  array: v.optional(ArraySpec),
+  dependencies: v.optional(v.object({ afterok: v.optional(JobRefs), afterany: v.optional(JobRefs) })),
+  name: v.optional(Str('name', 200)),
+  /** Path template of stdout: `%j`/`{job}` job id, `%a`/`{task}` array index. Default <root>/jobs/<id>/stdout[.<task>]. */
+  stdout: v.optional(Str('stdout')),
+  stderr: v.optional(Str('stderr')),
+  /** Escape hatch: extra arguments for the submit command (sbatch/qsub/bsub), one argv word each. */
+  directives: v.optional(v.array(Word('directive', 4096))),
+});
+
 /** A job as callers describe it. Exactly one of `command` or `script`. */
 export const JobSpecSchema = v.pipe(
-  v.object({
-    /** argv, run exactly (no shell): ["python", "train.py", "--lr", "0.1"]. */
-    command: v.optional(v.pipe(v.array(Str('command word', 1 << 16)), v.minLength(1, 'command must have at least one word'))),
-    /** Script text. Its #! line picks the interpreter; default bash (sh if bash is missing). */
-    script: v.optional(v.pipe(v.string('script must be a string'), v.minLength(1, 'script must not be empty'), v.maxLength(MAX_SCRIPT_BYTES), NoNul('script'))),
-    /** Directory the command runs in. Default: the agent user's home. */
-    workdir: v.optional(Str('workdir')),
-    env: v.optional(v.record(EnvName, v.pipe(v.string('env values must be strings'), NoNul('env value')))),
-    /** Environment modules to `module load`, in order. */
-    modules: v.optional(v.array(ModuleName)),
-    /**
-     * A dependency environment built by envs.ensure: its hash (or its absolute
-     * path). The job sources its `activate` (modules, variables, PATH,
-     * NODE_PATH, PYTHONPATH) after `modules` and before changing directory.
-     */
-    environment: v.optional(
-      v.pipe(
-        Str('environment'),
-        v.check((s) => /^[0-9a-f]{64}$/.test(s) || s.startsWith('/'), 'environment must be an env hash (64 hex digits) or an absolute path'),
-      ),
-    ),
-    resources: v.optional(Resources),
-    array: v.optional(ArraySpec),
-    dependencies: v.optional(v.object({ afterok: v.optional(JobRefs), afterany: v.optional(JobRefs) })),
-    name: v.optional(Str('name', 200)),
-    /** Path template of stdout: `%j`/`{job}` job id, `%a`/`{task}` array index. Default <root>/jobs/<id>/stdout[.<task>]. */
-    stdout: v.optional(Str('stdout')),
-    stderr: v.optional(Str('stderr')),
-    /** Escape hatch: extra arguments for the submit command (sbatch/qsub/bsub), one argv word each. */
-    directives: v.optional(v.array(Word('directive', 4096))),
-  }),
+  JobSpecObject,
   v.check((s) => (s.command === undefined) !== (s.script === undefined), 'give exactly one of command (argv) or script (text)'),
 );
 
 export type JobSpecInput = v.InferInput<typeof JobSpecSchema>;
 export type JobSpecParsed = v.InferOutput<typeof JobSpecSchema>;
 
-const Scheduler = v.picklist(SCHEDULERS as [SchedulerName, ...SchedulerName[]], `scheduler must be one of ${SCHEDULERS.join(', ')}`);
+export const Scheduler = v.picklist(SCHEDULERS as [SchedulerName, ...SchedulerName[]], `scheduler must be one of ${SCHEDULERS.join(', ')}`);
 const JobId = Word('id', 128);
 
 /**
