@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { MountEntry, StorageKind, StorageLocation, StoragePlacement, StorageReport, StorageVerification } from '../../protocol/index.js';
 import { guessShared, mountFor, PARALLEL_TYPES } from './mountinfo.js';
 import { parseLfsQuota, parseQuotaW, runQuotaTool, type ToolResult } from './quota.js';
+import { verificationFor } from './verified.js';
 
 export interface DetectInput {
   home: string;
@@ -19,6 +20,7 @@ export interface DetectInput {
   host: string;
   env: Readonly<Record<string, string | undefined>>;
   mounts: readonly MountEntry[];
+  /** Records from `<root>/storage.json` (verified.ts). */
   verifications: ReadonlyMap<string, StorageVerification>;
   quota: boolean;
   callTimeoutMs: number;
@@ -57,7 +59,8 @@ export function candidates(home: string, root: string, env: Readonly<Record<stri
   });
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** `p`, or a rejection naming `what` after `ms` (the call itself may still finish later, on its libuv thread). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   const timer = new Promise<never>((_r, reject) => {
     t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
@@ -93,12 +96,14 @@ async function describe(c: Candidate, input: DetectInput): Promise<StorageLocati
       loc.shared = false;
       loc.sharedReason = `${c.from} is node-local by convention (guess)`;
     }
-    const v = input.verifications.get(m.mountPoint);
+    const { record: v, conflict } = verificationFor(input.verifications.values(), real, m.mountPoint);
     if (v) {
       loc.shared = v.shared;
       loc.verified = true;
       loc.verifiedAt = v.verifiedAt;
-      loc.sharedReason = `verified: ${v.evidence || `probe of ${v.path}`}`;
+      loc.sharedReason = `verified${v.path === real ? '' : ` on ${v.path}, same mount`}: ${v.evidence || `probe of ${v.path}`}`;
+    } else if (conflict) {
+      loc.sharedReason += `; probes of other paths on ${m.mountPoint} disagree, so none applies here (verify this one)`;
     }
   } else {
     loc.sharedReason = 'no mount found for this path';

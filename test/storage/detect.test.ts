@@ -73,12 +73,15 @@ describe('storage detection on this machine', () => {
     const c = await env.connect();
     const rec = await markStorageVerified(c.connection, { path: env.root, shared: true, evidence: 'test probe on node n001' });
     expect(rec.shared).toBe(true);
-    expect(JSON.parse(readFileSync(join(env.root, 'storage.json'), 'utf8')).verified[rec.mountPoint].evidence).toBe('test probe on node n001');
+    expect(JSON.parse(readFileSync(join(env.root, 'storage.json'), 'utf8')).verified[rec.path].evidence).toBe('test probe on node n001');
     const r = await c.storage({ quota: false });
     const root = r.locations.find((l) => l.kind === 'clustrix-root')!;
     expect(root).toMatchObject({ shared: true, verified: true, mountPoint: rec.mountPoint });
     expect(root.verifiedAt).toBe(rec.verifiedAt);
     expect(r.placement).toMatchObject({ base: env.root, basis: 'verified-shared' });
+    // Other locations on the same mount get the record too, saying where it came from.
+    const other = r.locations.find((l) => l.kind !== 'clustrix-root' && l.mountPoint === rec.mountPoint && l.realPath !== rec.path);
+    if (other) expect(other).toMatchObject({ shared: true, verified: true, sharedReason: expect.stringContaining(`on ${rec.path}, same mount`) as string });
     await c.close();
   });
 });
