@@ -37,6 +37,10 @@ await Promise.all([
   }),
   build({ ...common, entryPoints: ['client/index.ts'], outfile: 'dist/client.mjs', packages: 'external' }),
   build({ ...common, entryPoints: ['client/cli/main.ts'], outfile: 'dist/cli.mjs', packages: 'external' }),
+  // The function runtime, bundled by the client into every function bundle: the
+  // runner, and `clustrix/job` (what code inside a job imports).
+  build({ ...common, entryPoints: ['client/functions/runtime/runner.ts'], outfile: 'dist/runtime/runner.mjs', packages: 'external' }),
+  build({ ...common, entryPoints: ['client/functions/runtime/job.ts'], outfile: 'dist/runtime/job.mjs', packages: 'external' }),
 ]);
 
 const size = statSync(join(root, 'dist/agent.mjs')).size;

@@ -68,7 +68,7 @@ export function functionJobSpec(p: SubmitParamsOut, bundlePath: string, node: st
   const spec: Record<string, unknown> = {
     ...job,
     command: [p.node ?? node, '--enable-source-maps', bundlePath, '--clustrix-fn', p.exportName, p.mode],
-    name: (job.name) ?? `fn-${p.exportName}`,
+    name: job.name ?? `fn-${p.exportName}`,
   };
   if (p.mode === 'map') spec.array = { size: p.inputs.length, maxConcurrent: p.maxConcurrent };
   return spec;

@@ -2,99 +2,13 @@
  * Job commands: submit (sbatch-like flags), jobs (table), job (one job),
  * logs [-f], cancel, wait. Jobs are named `host:id` (a bare id is local).
  */
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { isTerminal, JOB_STATES, SCHEDULERS, type JobInfo, type JobState, type SchedulerName } from '../../protocol/index.js';
+import { isTerminal, JOB_STATES, type JobInfo, type JobState } from '../../protocol/index.js';
 import type { JobSpec } from '../jobs.js';
 import { EXIT, UsageError } from './exit.js';
+import { addJobFlags, posInt, schedulerFlag, specFromFlags, type SubmitFlags } from './job-flags.js';
 import { out, withCluster, type GlobalOptions } from './session.js';
 import { parseHost, parseTarget } from './target.js';
-
-function collect(v: string, prev: string[] = []): string[] {
-  return [...prev, v];
-}
-
-function posInt(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a whole number >= 1, got "${v}"`);
-    return n;
-  };
-}
-
-/** sbatch's --dependency syntax: afterok:ID[:ID…][,afterany:ID…]. */
-export function parseDependency(s: string): { afterok?: string[]; afterany?: string[] } {
-  const out: { afterok?: string[]; afterany?: string[] } = {};
-  for (const part of s.split(',')) {
-    const [kind, ...ids] = part.split(':');
-    if ((kind !== 'afterok' && kind !== 'afterany') || ids.length === 0 || ids.some((x) => !x)) {
-      throw new UsageError(`--dependency: "${part}" is not afterok:ID[:ID…] or afterany:ID[:ID…]`);
-    }
-    out[kind] = [...(out[kind] ?? []), ...ids];
-  }
-  return out;
-}
-
-export interface SubmitFlags {
-  jobName?: string;
-  cpusPerTask?: number;
-  mem?: string;
-  time?: string;
-  partition?: string;
-  account?: string;
-  qos?: string;
-  constraint?: string;
-  gpus?: string;
-  nodes?: number;
-  ntasks?: number;
-  exclusive?: boolean;
-  array?: string;
-  dependency?: string;
-  module?: string[];
-  env?: string[];
-  chdir?: string;
-  output?: string;
-  error?: string;
-  script?: string;
-  directive?: string[];
-}
-
-/** CLI flags + trailing argv → a JobSpec (the agent validates it again). */
-export function specFromFlags(o: SubmitFlags, argv: string[]): JobSpec {
-  if (o.script && argv.length) throw new UsageError('give either --script FILE or a command after --, not both');
-  if (!o.script && argv.length === 0) throw new UsageError('nothing to run: add -- COMMAND [ARGS…] or --script FILE');
-  const spec: JobSpec = o.script ? { script: readFileSync(o.script, 'utf8') } : { command: argv };
-  if (o.jobName) spec.name = o.jobName;
-  const r: NonNullable<JobSpec['resources']> = {};
-  if (o.cpusPerTask !== undefined) r.cpus = o.cpusPerTask;
-  if (o.mem) r.memory = o.mem;
-  if (o.time) r.time = o.time;
-  if (o.partition) r.partition = o.partition;
-  if (o.account) r.account = o.account;
-  if (o.qos) r.qos = o.qos;
-  if (o.constraint) r.constraint = o.constraint;
-  if (o.gpus) r.gpus = /^\d+$/.test(o.gpus) ? Number(o.gpus) : o.gpus;
-  if (o.nodes !== undefined) r.nodes = o.nodes;
-  if (o.ntasks !== undefined) r.tasks = o.ntasks;
-  if (o.exclusive) r.exclusive = true;
-  if (Object.keys(r).length) spec.resources = r;
-  if (o.array) spec.array = o.array;
-  if (o.dependency) spec.dependencies = parseDependency(o.dependency);
-  if (o.module?.length) spec.modules = o.module;
-  if (o.env?.length) {
-    spec.env = {};
-    for (const kv of o.env) {
-      const eq = kv.indexOf('=');
-      if (eq <= 0) throw new UsageError(`--env: "${kv}" is not NAME=VALUE`);
-      spec.env[kv.slice(0, eq)] = kv.slice(eq + 1);
-    }
-  }
-  if (o.chdir) spec.workdir = o.chdir;
-  if (o.output) spec.stdout = o.output;
-  if (o.error) spec.stderr = o.error;
-  if (o.directive?.length) spec.directives = o.directive;
-  return spec;
-}
 
 function duration(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -164,33 +78,14 @@ export function exitFor(j: JobInfo): number {
 const json = (v: unknown) => JSON.stringify(v) + '\n';
 
 export function registerJobsCommands(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('submit')
+  addJobFlags(program.command('submit'))
     .description('submit a job (sbatch-like flags); prints its id')
     .argument('<host>', "where: 'local', an ssh alias, or user@host")
     .argument('[command...]', 'the command and its arguments, after --')
-    .option('-J, --job-name <name>', 'job name')
-    .option('-c, --cpus-per-task <n>', 'CPUs per task', posInt('--cpus-per-task'))
-    .option('--mem <size>', 'memory per node: 500M, 4G')
-    .option('-t, --time <time>', 'time limit: minutes, MM:SS, HH:MM:SS, D-HH:MM:SS, 90m, 2h')
-    .option('-p, --partition <name>', 'partition / queue')
-    .option('-A, --account <name>', 'account to charge')
-    .option('-q, --qos <name>', 'quality of service')
-    .option('-C, --constraint <features>', 'node features')
-    .option('--gpus <n>', 'GPUs: a count or type:count')
-    .option('-N, --nodes <n>', 'nodes', posInt('--nodes'))
-    .option('-n, --ntasks <n>', 'tasks', posInt('--ntasks'))
-    .option('--exclusive', 'whole nodes')
     .option('-a, --array <indices>', 'job array: 0-99, 1-9:2, 1,3,5, with %N to run N at once')
-    .option('-d, --dependency <deps>', 'afterok:ID[:ID…][,afterany:ID…] (clustrix or scheduler ids)')
-    .option('--module <name>', 'module to load (repeatable, in order)', collect)
-    .option('--env <NAME=VALUE>', 'environment variable for the job (repeatable)', collect)
-    .option('-D, --chdir <dir>', 'working directory (default: home)')
     .option('-o, --output <path>', 'stdout file; %j job id, %a array index, %x name')
     .option('-e, --error <path>', 'stderr file (same placeholders)')
     .option('--script <file>', 'a local script file to run instead of a command')
-    .option('--directive <arg>', 'extra raw argument for sbatch/qsub/bsub (repeatable)', collect)
-    .option('--scheduler <name>', `force a scheduler: ${SCHEDULERS.join(', ')}`)
     .option('--idempotency-key <key>', 'reuse to make a retried submit safe (default: random)')
     .option('-W, --wait', 'wait for the job to end; exit with its exit code')
     .option('--parsable', 'print only the job id')
@@ -198,11 +93,11 @@ export function registerJobsCommands(program: Command, globals: () => GlobalOpti
       'after',
       "\nExamples:\n  clustrix submit mycluster -c 4 --mem 8G -t 2:00:00 -p gpu --gpus 1 -- python train.py --lr 0.1\n  clustrix submit local --array 0-99%10 -- sh -c 'echo $CLUSTRIX_TASK_ID'\n  clustrix submit mycluster -d afterok:mx3k1ab2c9fz --module gcc/12 --script job.sh",
     )
-    .action(async (host: string, argv: string[], o: SubmitFlags & { scheduler?: string; idempotencyKey?: string; wait?: boolean; parsable?: boolean }) => {
+    .action(async (host: string, argv: string[], o: SubmitFlags & { idempotencyKey?: string; wait?: boolean; parsable?: boolean }) => {
       const g = globals();
       let spec: JobSpec;
       try {
-        if (o.scheduler && !SCHEDULERS.includes(o.scheduler as SchedulerName)) throw new UsageError(`--scheduler must be one of ${SCHEDULERS.join(', ')}`);
+        schedulerFlag(o);
         spec = specFromFlags(o, argv);
       } catch (err) {
         process.stderr.write(`clustrix submit: ${(err as Error).message}\n`);
@@ -212,7 +107,7 @@ export function registerJobsCommands(program: Command, globals: () => GlobalOpti
       process.exitCode = await withCluster(parseHost(host), g, async (c, signal) => {
         const job = await c.jobs.submit(spec, {
           signal,
-          ...(o.scheduler ? { scheduler: o.scheduler as SchedulerName } : {}),
+          ...(o.scheduler ? { scheduler: schedulerFlag(o)! } : {}),
           ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}),
         });
         const info = job.info!;

@@ -10,6 +10,7 @@ import { registerInstallCommand } from './install-command.js';
 import { installTtyPrompts } from './prompts.js';
 import { EXIT, UsageError } from './exit.js';
 import { registerFsCommands } from './fs-commands.js';
+import { registerFunctionCommands } from './functions-commands.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerStorageCommands } from './storage-commands.js';
 import type { GlobalOptions } from './session.js';
@@ -35,6 +36,7 @@ program
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerFsCommands(program, globals);
 registerJobsCommands(program, globals);
+registerFunctionCommands(program, globals);
 registerStorageCommands(program, globals);
 registerAgentCommands(program, globals);
 registerDemoCommand(program, globals);

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Metafile, type Plugin } from 'esbuild';
 
 export interface PackageRef {
@@ -211,6 +211,9 @@ export async function bundleModule(module: string | URL, o: BundleOptions = {}):
       outfile: join(dirname(file), '.clustrix-bundle.mjs'),
       sourcemap: o.sourcemap === false ? false : 'inline',
       sourcesContent: false,
+      // Source paths are relative to the module; the bundle runs elsewhere (the cluster's bundles dir),
+      // so anchor them here: remote stack traces then name the files as they are on this machine.
+      sourceRoot: pathToFileURL(dirname(file) + '/').href,
       banner: { js: REQUIRE_SHIM },
       legalComments: 'none',
       keepNames: true,

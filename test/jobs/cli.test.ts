@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exitFor, jobsTable, parseDependency, specFromFlags } from '../../client/cli/jobs-commands.js';
+import { exitFor, jobsTable } from '../../client/cli/jobs-commands.js';
+import { parseDependency, specFromFlags } from '../../client/cli/job-flags.js';
 import type { JobInfo } from '../../protocol/index.js';
 
 const run = promisify(execFile);
