@@ -2,7 +2,8 @@
 // Build: the agent as ONE self-contained file (dist/agent.mjs, no node_modules
 // needed where it runs), the client library and the CLI (dependencies external).
 import { build } from 'esbuild';
-import { statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +25,7 @@ const common = {
   legalComments: 'none',
 };
 
+rmSync(join(root, 'dist', 'types'), { recursive: true, force: true });
 await Promise.all([
   build({
     ...common,
@@ -42,6 +44,17 @@ await Promise.all([
   build({ ...common, entryPoints: ['client/functions/runtime/runner.ts'], outfile: 'dist/runtime/runner.mjs', packages: 'external' }),
   build({ ...common, entryPoints: ['client/functions/runtime/job.ts'], outfile: 'dist/runtime/job.mjs', packages: 'external' }),
 ]);
+
+// Type declarations for the library and `clustrix/job` (dist/types), as a consumer's TypeScript reads them.
+if (!process.env.CLUSTRIX_BUILD_NO_TYPES) {
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], {
+    stdio: 'inherit',
+  });
+  if (tsc.status !== 0) {
+    console.error('type declarations failed (tsc -p tsconfig.build.json)');
+    process.exit(1);
+  }
+}
 
 const size = statSync(join(root, 'dist/agent.mjs')).size;
 if (size > AGENT_MAX_BYTES) {

@@ -179,7 +179,7 @@ const Resources = v.object({
   exclusive: v.optional(v.boolean('exclusive must be true or false')),
 });
 
-interface ArrayOut {
+export interface ArrayOut {
   indices: number[];
   maxConcurrent: number;
 }
