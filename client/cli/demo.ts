@@ -14,6 +14,24 @@ import { describeError, exitCodeFor } from './exit.js';
 import { humanSize, lsLong } from './format.js';
 import type { GlobalOptions } from './session.js';
 
+/** The module the demo runs as jobs: summarize one run dir of fake outputs. */
+const ANALYZE_TS = `import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { progress } from 'clustrix/job';
+
+export async function summarize(dir: string): Promise<{ files: number; lines: number }> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.log') || n.endsWith('.out'));
+  let lines = 0;
+  for (const [i, n] of names.entries()) {
+    lines += (await readFile(join(dir, n), 'utf8')).split('\\n').length - 1;
+    if (i % 20 === 0) progress({ done: i, of: names.length });
+  }
+  return { files: names.length, lines };
+}
+`;
+
+type Summarize = (dir: string) => Promise<{ files: number; lines: number }>;
+
 const RUNS = 40;
 const FILES_PER_RUN = 120;
 
@@ -104,6 +122,28 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
         } catch (err) {
           say(`stat of a missing file → ${(err as Error).name} ${(err as { code?: string }).code}: ${(err as Error).message}`);
         }
+
+        // Functions: a TypeScript export run as jobs on the local scheduler (on a cluster: Slurm, SGE…).
+        const mod = join(root, 'analyze.ts');
+        writeFileSync(mod, ANALYZE_TS);
+        const detected = await cluster.jobs.detect();
+        say(`\nFunctions, on the ${detected.scheduler} scheduler (${detected.how}):`);
+        const runs = Array.from({ length: 8 }, (_, r) => join(root, `run-${String(r).padStart(3, '0')}`));
+        const [one, oneMs] = await time(async () => {
+          const call = cluster.run<Summarize>(mod, 'summarize', [runs[0]!]);
+          const events: unknown[] = [];
+          for await (const ev of call) events.push(ev.data);
+          return { result: await call, events, report: await call.submitted };
+        });
+        const rep = one.report!;
+        say(
+          `  run(analyze.ts#summarize): ${JSON.stringify(one.result)} in ${oneMs.toFixed(0)} ms, ${one.events.length} progress events on the way;` +
+            ` bundle ${(rep.bundle.bytes / 1024).toFixed(0)} KiB ${rep.bundle.uploaded ? 'uploaded' : 'already on the agent'}, job ${rep.job.id}`,
+        );
+        const [all, allMs] = await time(async () => await cluster.map<Summarize>(mod, 'summarize', runs, { maxConcurrent: 4 }));
+        say(`  map over ${runs.length} run dirs as ONE job array: ${all.map((s) => s.lines).join(', ')} lines (${allMs.toFixed(0)} ms)`);
+        const failed = await cluster.run(mod, 'summarize', [join(root, 'no-such-run')]).catch((e: unknown) => e as Error & { code?: string });
+        say(`  a remote exception comes back as itself: ${failed.name} ${failed.code ?? ''}: ${failed.message.split('\n')[0]}`);
         await cluster.close();
         say('\nThe agent stays up for the next command and exits by itself when idle. Try:');
         say('  node bin/clustrix.mjs ls -l ~          (or run npm link once, then: clustrix ls -l ~)');
