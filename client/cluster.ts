@@ -1,5 +1,5 @@
 /** A connected cluster (or the local embedded default). */
-import { agentInfo, agentPing, agentShutdown, type AgentInfo, type StorageReport } from '../protocol/index.js';
+import { agentInfo, agentPing, agentShutdown, type AgentInfo, type StorageReport, type StorageVerifyResult } from '../protocol/index.js';
 import type { CallOptions, Connection } from './connection.js';
 import { EnvsApi } from './envs.js';
 import { FsApi } from './fs.js';
@@ -60,7 +60,12 @@ export class Cluster {
     return this.connection.call(agentInfo, {}, o);
   }
 
-  /** Storage layout: home, work, scratch, /tmp, node-local dirs; fs type, capacity, quota, shared guess; where job files go. */
+  /**
+   * Storage layout: home, work, scratch, /tmp, node-local dirs; fs type, capacity, quota, shared guess; where job files go.
+   * With `verify: true`, a probe job first checks which locations compute nodes really see and records it (the result has `probe`).
+   */
+  storage(o: StorageOptions & { verify: true }): Promise<StorageVerifyResult>;
+  storage(o?: StorageOptions): Promise<StorageReport>;
   storage(o?: StorageOptions): Promise<StorageReport> {
     return detectStorage(this.connection, o);
   }

@@ -42,8 +42,18 @@ export type { KeyboardInteractiveRequest } from './ssh/auth.js';
 export type { UploadProgress } from './ssh/upload.js';
 export type { AgentInfo, CountResult, DirEntry, DuResult, ErrorCode, FileInfo, FileType, FindEntry, WalkSummary, WalkProgress } from '../protocol/index.js';
 export { EnvsApi, type EnsureOptions } from './envs.js';
-export { detectStorage, markStorageVerified, type StorageOptions } from './storage.js';
-export type { EnvSpec, EnvEnsureResult, StorageReport, StorageLocation } from '../protocol/index.js';
+export { detectStorage, markStorageVerified, verifyStorage, type StorageOptions, type VerifyOptions } from './storage.js';
+export type {
+  EnvSpec,
+  EnvEnsureResult,
+  StorageReport,
+  StorageLocation,
+  StorageProbe,
+  StorageProbeLocation,
+  StorageVerifyProgress,
+  StorageVerifyResult,
+  PlacementInUse,
+} from '../protocol/index.js';
 export {
   Job,
   JobsApi,
