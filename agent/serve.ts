@@ -5,11 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DEFAULT_LIMITS, type AgentReady, agentInfo, agentPing, agentShutdown, PROTOCOL_VERSION } from '../protocol/index.js';
 import { ownBuild } from './build-info.js';
 import { registerFsHandlers } from './fs/index.js';
 import { registerStorageHandlers } from './storage/index.js';
+import { resolvePlacement } from './storage/placement.js';
 import { registerEnvHandlers } from './envs/index.js';
 import { registerJobHandlers } from './jobs/index.js';
 import { registerFunctionHandlers } from './functions/index.js';
@@ -88,9 +89,13 @@ export async function serve(opts: AgentOptions, readyFd: number | null): Promise
     setTimeout(() => process.exit(0), 50).unref();
   };
 
+  // Where job dirs, environments and bundles live: under the root unless a storage
+  // verification found the root invisible to compute nodes (agent/storage/placement.ts).
+  const placement = resolvePlacement(opts.root);
+  log.info({ placement }, 'job files placement');
+
   registerFsHandlers(registry, { home: userInfo().homedir });
-  registerStorageHandlers(registry, { root: opts.root, home: userInfo().homedir, host: opts.host });
-  registerEnvHandlers(registry, { root: opts.root, home: userInfo().homedir, host: opts.host, pid: process.pid });
+  registerEnvHandlers(registry, { root: opts.root, envsDir: placement.envs, home: userInfo().homedir, host: opts.host, pid: process.pid });
   registry.unary(agentPing, () => ({ now: Date.now() }));
   registry.unary(agentShutdown, () => {
     setImmediate(() => void shutdown('shutdown requested by a client'));
@@ -127,8 +132,10 @@ export async function serve(opts: AgentOptions, readyFd: number | null): Promise
     idleExitMs: opts.idleExitMs,
     onIdle: () => void shutdown(`idle for ${opts.idleExitMs} ms`),
   });
-  const jobs = registerJobHandlers(registry, { root: opts.root, log, server });
-  registerFunctionHandlers(registry, { jobs, bundlesDir: join(opts.root, 'bundles'), node: process.execPath });
+  // The jobs service keeps its job dirs in <its root>/jobs.
+  const jobs = registerJobHandlers(registry, { root: dirname(placement.jobs), envsDir: placement.envs, log, server });
+  registerFunctionHandlers(registry, { jobs, bundlesDir: placement.bundles, node: process.execPath });
+  registerStorageHandlers(registry, { root: opts.root, home: userInfo().homedir, host: opts.host, jobs, inUse: placement });
   try {
     await server.listen();
   } catch (err) {

@@ -25,6 +25,8 @@ export const POLL_MAX_MS = 2000;
 
 export interface EnsureDeps {
   root: string;
+  /** Where environments live (the agent's placement). Default `<root>/envs`. */
+  envsDir?: string;
   home: string;
   host: string;
   pid: number;
@@ -56,7 +58,7 @@ export async function ensureEnv(p: EnsureParams, deps: EnsureDeps, log: LogFn, s
   const started = Date.now();
   const spec = normalizeSpec(p.spec, deps.home);
   const hash = await specHash(spec);
-  const envsDir = join(deps.root, 'envs');
+  const envsDir = deps.envsDir ?? join(deps.root, 'envs');
   const path = join(envsDir, hash);
   const result = (built: boolean): EnvEnsureResult => ({ hash, path, activate: join(path, 'activate'), built, durationMs: Date.now() - started });
   await mkdir(envsDir, { recursive: true, mode: 0o700 });

@@ -67,7 +67,7 @@ function verdictOf(cache: CacheFile, path: string, mountinfo: string): boolean |
 function target(root: string, cache: CacheFile, mountinfo: string): PlacementInUse {
   const rootShared = verdictOf(cache, root, mountinfo);
   if (rootShared !== false) {
-    const why = rootShared ? 'the clustrix root is verified shared with compute nodes' : 'the clustrix root is not verified as unshared';
+    const why = rootShared ? 'the clustrix root is verified shared with compute nodes' : 'the clustrix root has not been verified (clustrix storage --verify)';
     return under(root, `${why}: everything stays under it`);
   }
   const p = cache.placement;

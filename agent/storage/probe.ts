@@ -263,7 +263,7 @@ export async function verifyStorage(p: VerifyParams, deps: ProbeDeps, progress: 
         'TIMEOUT',
         `storage.verify: probe job ${job.id} was still ${state}${reason ? ` (${reason})` : ''} after ${p.probeTimeoutMs} ms and was cancelled; ` +
           'allow longer (probeTimeoutMs, clustrix storage --verify --timeout) or pick a partition that starts sooner (--partition)',
-        { jobId: job.id, state },
+        { jobId: job.id, state, nonce },
       );
     if (signal.aborted) throw cancelled();
     throw err;

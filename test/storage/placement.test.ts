@@ -67,7 +67,7 @@ describe('placement at agent start', () => {
   it('keeps everything under the root when nothing was verified', () => {
     const p = resolvePlacement(root);
     expect(p).toMatchObject({ base: root, jobs: join(root, 'jobs'), envs: join(root, 'envs'), bundles: join(root, 'bundles') });
-    expect(p.reason).toMatch(/not verified/);
+    expect(p.reason).toMatch(/has not been verified/);
   });
 
   it('keeps everything under the root when the root is verified shared, whatever was chosen', () => {
