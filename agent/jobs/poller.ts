@@ -10,7 +10,8 @@
  * as they were.
  *
  * Between scheduler calls, the wrapper records of "hot" jobs (submitted in the
- * last minute, or waited on by a client) are read every 250 ms: a start or a
+ * last minute, or waited on by a client) are read every 50-250 ms (more hot
+ * jobs, longer interval: about 4 ms per job): a start or a
  * clean exit is seen at once without asking the scheduler anything.
  * While any job is watched the agent is held alive (no idle exit).
  */
@@ -53,8 +54,15 @@ export interface PollTarget {
   pollFiles?(ids: string[]): Promise<void>;
 }
 
-/** Milliseconds between looks at hot jobs' wrapper records. Default 250. */
+/** Milliseconds between looks at hot jobs' wrapper records, at most. Default 250. */
 export const FILE_POLL_MS = 250;
+/** …and at least: a few hot jobs are looked at this often (a function call waits on its one job). Default 50. */
+export const FILE_POLL_MIN_MS = 50;
+
+/** The look costs a record read per hot job: scale the interval with their count (4 ms each), within the bounds. */
+export function filePollInterval(hot: number): number {
+  return Math.max(FILE_POLL_MIN_MS, Math.min(FILE_POLL_MS, hot * 4));
+}
 
 export class Poller {
   readonly #target: PollTarget;
@@ -145,24 +153,27 @@ export class Poller {
     return pollInterval(now - this.#lastSubmitAt, now - this.#lastChangeAt, this.#failures, this.#iv);
   }
 
-  /** Between scheduler calls, hot jobs' records are read every FILE_POLL_MS: a clean exit is seen at once, for free. */
+  /** Between scheduler calls, hot jobs' records are read every 50-250 ms (filePollInterval): a clean exit is seen at once, for free. */
   #scheduleFiles(): void {
     if (this.#fileTimer || this.#closed || !this.#target.pollFiles || this.#active.size === 0) return;
-    this.#fileTimer = setTimeout(() => {
-      this.#fileTimer = null;
-      const hot = (this.#target.hotIds?.() ?? []).filter((id) => this.#active.has(id));
-      if (hot.length === 0 || this.#filesRunning || this.#running) {
-        if (hot.length) this.#scheduleFiles();
-        return;
-      }
-      this.#filesRunning = true;
-      this.#target.pollFiles!(hot)
-        .catch(() => {})
-        .finally(() => {
-          this.#filesRunning = false;
-          this.#scheduleFiles();
-        });
-    }, FILE_POLL_MS);
+    this.#fileTimer = setTimeout(
+      () => {
+        this.#fileTimer = null;
+        const hot = (this.#target.hotIds?.() ?? []).filter((id) => this.#active.has(id));
+        if (hot.length === 0 || this.#filesRunning || this.#running) {
+          if (hot.length) this.#scheduleFiles();
+          return;
+        }
+        this.#filesRunning = true;
+        this.#target.pollFiles!(hot)
+          .catch(() => {})
+          .finally(() => {
+            this.#filesRunning = false;
+            this.#scheduleFiles();
+          });
+      },
+      filePollInterval(this.#target.hotIds?.().length ?? 0),
+    );
   }
 
   #schedule(delayMs: number): void {
