@@ -21,9 +21,6 @@
  * start (placement.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { access, stat } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { join } from 'node:path';
 import {
   isTerminal,
   jobsSubmit,
@@ -33,8 +30,7 @@ import {
   type JobState,
   type ParamsOut,
   type SchedulerName,
-  type StorageLocation,
-  type StorageProbeLocation,
+  type StorageProbe,
   type StorageReport,
   type StorageVerification,
   type StorageVerifyProgress,
@@ -42,9 +38,9 @@ import {
   type storageVerify,
 } from '../../protocol/index.js';
 import type { JobService } from '../jobs/service.js';
-import { withTimeout } from './detect.js';
 import { collectComputeMarkers, removeMarkers, writeLoginMarker, type CollectOptions } from './markers.js';
 import { probeArgv } from './probe-script.js';
+import { resultOf, selectTargets, type Target } from './probe-targets.js';
 import { decideVerdicts } from './verdict.js';
 import { savePlacement, writeVerifications } from './verified.js';
 
@@ -86,58 +82,6 @@ export function detachDirectives(sched: SchedulerName): string[] {
     default:
       return [];
   }
-}
-
-/** A directory probed once for one or more locations that resolve to it. */
-interface Target {
-  probeDir: string;
-  realPath: string;
-  mountPoint: string | null;
-  /** Indices into the result list. */
-  members: number[];
-}
-
-function resultOf(l: StorageLocation): StorageProbeLocation {
-  return { kind: l.kind, path: l.path, probeDir: null, mountPoint: l.mountPoint, verdict: 'skipped', reason: '', computeSaw: null, loginSaw: null };
-}
-
-async function writable(dir: string, timeoutMs: number): Promise<boolean> {
-  try {
-    await withTimeout(access(dir, constants.W_OK | constants.X_OK), timeoutMs, `access ${dir}`);
-    return (await withTimeout(stat(dir), timeoutMs, `stat ${dir}`)).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** Step 1: which directories to probe, for which locations. */
-async function selectTargets(locs: readonly StorageLocation[], user: string, timeoutMs: number, results: StorageProbeLocation[]): Promise<Target[]> {
-  const byReal = new Map<string, Target>();
-  for (const [i, l] of locs.entries()) {
-    const r = results[i]!;
-    if (!l.exists || !l.realPath) {
-      r.reason = l.error ? `cannot be resolved: ${l.error}` : 'does not exist';
-      continue;
-    }
-    if (l.error) {
-      r.reason = `detection failed here: ${l.error}`;
-      continue;
-    }
-    const same = byReal.get(l.realPath);
-    if (same) {
-      same.members.push(i);
-      continue;
-    }
-    let probeDir: string | null = null;
-    if (await writable(l.realPath, timeoutMs)) probeDir = l.realPath;
-    else if (await writable(join(l.realPath, user), timeoutMs)) probeDir = join(l.realPath, user);
-    if (!probeDir) {
-      r.reason = `not writable by ${user} (nor is ${join(l.realPath, user)})`;
-      continue;
-    }
-    byReal.set(l.realPath, { probeDir, realPath: l.realPath, mountPoint: l.mountPoint, members: [i] });
-  }
-  return [...byReal.values()];
 }
 
 /** An AbortSignal that fires on the parent's abort or after `ms`. */
@@ -192,24 +136,20 @@ export async function verifyStorage(p: VerifyParams, deps: ProbeDeps, progress: 
       for (const m of problems) say('cleanup', `could not remove a marker: ${m}`, { path: t.probeDir });
     }
   };
-  const probe = (jobId: string | null, state: JobState | null, jobReason: string | null) => ({
+  const finish = (o: Pick<StorageProbe, 'jobId' | 'state' | 'jobReason' | 'computeHost' | 'sameHost'>): StorageProbe => ({
     nonce,
     scheduler: sched,
-    jobId,
-    state,
-    jobReason,
     loginHost: deps.host,
-    computeHost: null as string | null,
-    sameHost: null as boolean | null,
     startedAt,
-    endedAt: 0,
+    endedAt: Date.now(),
     locations: results,
+    ...o,
   });
 
   if (written.length === 0) {
     await cleanup();
     say('verdict', 'nothing could be probed: no job submitted');
-    return { ...(await deps.detect(true)), probe: { ...probe(null, null, null), endedAt: Date.now() } };
+    return { ...(await deps.detect(true)), probe: finish({ jobId: null, state: null, jobReason: null, computeHost: null, sameHost: null }) };
   }
 
   // 3. one probe job
@@ -325,7 +265,7 @@ export async function verifyStorage(p: VerifyParams, deps: ProbeDeps, progress: 
   savePlacement(deps.root, { ...after.placement, decidedAt: now, rootShared: rootLoc?.verified ? rootLoc.shared : null });
   return {
     ...after,
-    probe: { ...probe(job.id, state, reason), computeHost: v.computeHost, sameHost: v.sameHost, endedAt: Date.now() },
+    probe: finish({ jobId: job.id, state, jobReason: reason, computeHost: v.computeHost, sameHost: v.sameHost }),
   };
 }
 
