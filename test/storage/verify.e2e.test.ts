@@ -121,6 +121,7 @@ describe('storage.verify on the local scheduler', () => {
       // The agent cancels the job (behind the blocker it would otherwise wait forever)…
       expect((await c.jobs.job(jobId!).wait()).state).toBe('CANCELLED');
       // …and then removes its markers; the client is not told when, so look until they are gone.
+      // (The root is probed last, so once its markers are gone so are the others.)
       await until('the markers to be removed', () => readdirSync(env.root).every((n) => !n.startsWith('.clustrix-probe-')), 20_000);
     } finally {
       await blocker.cancel();
@@ -172,16 +173,41 @@ const { state: sge, reason: sgeReason } = loadBed('sge');
 describeBed('storage.verify on real Grid Engine', sgeReason, () => {
   let agent: UserAgent | undefined;
   afterEach(async () => agent?.cleanup());
+  const user = sge ? userInfoOf(sge.user) : null!;
+  const env = sge ? schedulerEnv(user, null, sge) : {};
 
   it('runs the probe as an SGE job and records the verdicts', async () => {
-    const user = userInfoOf(sge!.user);
-    agent = await startUserAgent(user, schedulerEnv(user, null, sge));
+    agent = await startUserAgent(user, env);
     const c = await agent.connect();
     const progress: StorageVerifyProgress[] = [];
     const startedAt = Date.now();
     const r = await verifyStorage(c.connection, { scheduler: 'sge', onProgress: (p) => progress.push(p) });
     expect(r.probe.scheduler).toBe('sge');
     await expectVerified(c, r, agent.root, startedAt, progress);
+    await c.close();
+  });
+
+  it("keeps Grid Engine's own log and working directory off the clustrix root (qstat -j of the held probe)", async () => {
+    agent = await startUserAgent(user, env);
+    const c = await agent.connect();
+    const ac = new AbortController();
+    let seen: Promise<string> | undefined;
+    const err = await verifyStorage(c.connection, {
+      scheduler: 'sge',
+      directives: ['-h'], // held: it waits until we have looked, then we cancel
+      signal: ac.signal,
+      onProgress: (p) => {
+        const native = p.stage === 'submit' ? / as (\d+)$/.exec(p.message)?.[1] : undefined;
+        if (native) seen = asUser(user, env, 'qstat', ['-j', native]).then((r) => (ac.abort(), r.stdout));
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    const qstat = await seen!;
+    expect(qstat).toMatch(/^cwd:\s+\/$/m);
+    expect(qstat).toMatch(/^stdout_path_list:\s+NONE:NONE:\/dev\/null$/m);
+    // The agent cancels the job and removes the markers (the root is probed last).
+    const root = agent.root;
+    await until('the markers to be removed', () => readdirSync(root).every((n) => !n.startsWith('.clustrix-probe-')), 20_000);
     await c.close();
   });
 });
