@@ -62,7 +62,8 @@ export function storageTable(r: StorageReport): string {
   const p = r.placement;
   const lines = [...table(head, rows), '', `yes? / no? = guessed from the fs type; clustrix storage --verify checks with a job on a compute node`];
   lines.push(`job files should go to: ${p.base} (${p.basis}: ${p.reason})`);
-  if (r.inUse) lines.push(`job files are now in: ${r.inUse.jobs}, envs ${r.inUse.envs} (${r.inUse.reason}); a new placement applies at the next agent start`);
+  if (r.inUse)
+    lines.push(`job files are now in: ${r.inUse.jobs}, envs ${r.inUse.envs} (at agent start: ${r.inUse.reason}); a new placement applies at the next start`);
   return lines.join('\n');
 }
 
