@@ -12,6 +12,7 @@ import { agentBundle } from '../agent-bundle.js';
 import { ConnectionError } from '../errors.js';
 import { parseStartOutput } from '../start-line.js';
 import { installAgent, type InstallOptions, type InstallReport } from './install.js';
+import type { PhaseClock } from './phases.js';
 import { execScript, tail } from './remote-exec.js';
 import { connectScript, MARK, type AgentPlace } from './scripts.js';
 
@@ -54,13 +55,20 @@ export function agentPlace(opts: StartOptions, build: string): AgentPlace {
   return { root: opts.root, build, runDir: opts.runDir, nodePath: opts.nodePath, idleExitMs: opts.idleExitMs };
 }
 
-/** Find or start the agent; install it first if needed. */
-export async function startRemoteAgent(ssh: Client, opts: StartOptions & { allowWarm?: boolean } = {}): Promise<RemoteAgentInfo> {
+/**
+ * Find or start the agent; install it first if needed. `clock` gets the
+ * phases: 'exec open', then 'agent script' (warm check or start), 'install'.
+ */
+export async function startRemoteAgent(ssh: Client, opts: StartOptions & { allowWarm?: boolean } = {}, clock?: PhaseClock): Promise<RemoteAgentInfo> {
   const bundle = opts.bundle ?? agentBundle();
   let install: InstallReport | undefined;
   let reinstalled = false;
   for (;;) {
-    const r = await execScript(ssh, connectScript(agentPlace(opts, bundle.build), { allowWarm: opts.allowWarm !== false }), { signal: opts.signal });
+    const r = await execScript(ssh, connectScript(agentPlace(opts, bundle.build), { allowWarm: opts.allowWarm !== false }), {
+      signal: opts.signal,
+      onOpen: () => clock?.mark('exec open'),
+    });
+    clock?.mark('agent script');
     const warm = parseWarm(r.stdout);
     if (warm) return { ...warm, build: bundle.build, how: 'warm' };
     const info = parseStartOutput(r.stdout);
@@ -106,5 +114,6 @@ export async function startRemoteAgent(ssh: Client, opts: StartOptions & { allow
     // Not installed, or the installed file is not what its path promises: (re)install, once.
     reinstalled = info !== null || broken;
     install = await installAgent(ssh, opts);
+    clock?.mark('install');
   }
 }

@@ -12,6 +12,7 @@ import { Client, type ConnectConfig } from 'ssh2';
 import { ConnectionError } from '../errors.js';
 import { createAuthHandler, type AuthLog, type AuthOptions } from './auth.js';
 import { createHostKeyCheck, type HostKeyCheck, type HostKeyOptions } from './host-key.js';
+import { PhaseClock, type Phase } from './phases.js';
 import { describeHost, resolveHost, type ResolvedHost } from './resolve.js';
 
 export interface SshOptions extends AuthOptions, HostKeyOptions {
@@ -33,6 +34,8 @@ export interface SshSession {
   host: ResolvedHost;
   /** Milliseconds from the first TCP connect to authenticated, whole chain. */
   handshakeMs: number;
+  /** handshakeMs by phase, per hop: 'tcp' (or 'jump channel', 'proxy command'), 'kex' (version exchange, key exchange, host key check), 'auth'; names of earlier hops are prefixed 'hop N '. */
+  phases: Phase[];
   /** Pre-auth banner of the last hop, if any. */
   banner: string | null;
   /** Host key decisions, one per hop (jumps first). */
@@ -89,7 +92,12 @@ function forwardOut(via: Client, host: string, port: number): Promise<Duplex> {
 }
 
 /** Connect and authenticate one hop over `sock`. */
-function handshake(h: ResolvedHost, sock: Duplex, opts: SshOptions): Promise<{ client: Client; banner: string | null; hostKey: HostKeyCheck }> {
+function handshake(
+  h: ResolvedHost,
+  sock: Duplex,
+  opts: SshOptions,
+  mark: (phase: string) => void,
+): Promise<{ client: Client; banner: string | null; hostKey: HostKeyCheck }> {
   const hostKey = createHostKeyCheck(h, opts);
   const authLog: AuthLog = { tried: [], serverMethods: [] };
   const client = new Client();
@@ -121,8 +129,12 @@ function handshake(h: ResolvedHost, sock: Duplex, opts: SshOptions): Promise<{ c
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     client.once('banner', (b: string) => (banner = b));
-    client.once('handshake', () => hostKey.commit());
+    client.once('handshake', () => {
+      mark('kex');
+      hostKey.commit();
+    });
     client.once('ready', () => {
+      mark('auth');
       opts.signal?.removeEventListener('abort', onAbort);
       client.removeAllListeners('error');
       resolve({ client, banner, hostKey });
@@ -157,18 +169,21 @@ export async function openSsh(target: string | ResolvedHost, opts: SshOptions = 
   const chain = [...h.jumps, h];
   const clients: Client[] = [];
   const t0 = performance.now();
+  const clock = new PhaseClock();
   let banner: string | null = null;
   const hostKeys: HostKeyCheck[] = [];
   try {
     for (const [i, hop] of chain.entries()) {
       const readyMs = opts.readyTimeoutMs ?? hop.connectTimeoutMs ?? DEFAULT_READY_MS;
+      const mark = (phase: string) => clock.mark(i < chain.length - 1 ? `hop ${i + 1} ${phase}` : phase);
       const sock =
         i > 0
           ? await forwardOut(clients[i - 1]!, hop.hostname, hop.port)
           : hop.proxyCommand
             ? proxyCommandSock(hop.proxyCommand)
             : await tcpConnect(hop.hostname, hop.port, readyMs);
-      const r = await handshake(hop, sock, opts);
+      mark(i > 0 ? 'jump channel' : hop.proxyCommand ? 'proxy command' : 'tcp');
+      const r = await handshake(hop, sock, opts, mark);
       clients.push(r.client);
       hostKeys.push(r.hostKey);
       banner = r.banner;
@@ -200,6 +215,7 @@ export async function openSsh(target: string | ResolvedHost, opts: SshOptions = 
     client,
     host: h,
     handshakeMs: performance.now() - t0,
+    phases: clock.phases,
     banner,
     hostKeys,
     get lostError() {

@@ -24,6 +24,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Most stdout/stderr bytes kept each. Default 4 MiB. */
   maxBytes?: number;
+  /** Called once the server has accepted the command (channel open, exec request answered). */
+  onOpen?: () => void;
 }
 
 /** Open an exec channel running `script` under /bin/sh; the caller owns the stream. */
@@ -40,6 +42,7 @@ export function execChannel(ssh: Client, script: string): Promise<ClientChannel>
 /** Run `script` to completion and collect its output. Never rejects on a non-zero exit. */
 export async function execScript(ssh: Client, script: string, opts: ExecOptions = {}): Promise<ExecResult> {
   const ch = await execChannel(ssh, script);
+  opts.onOpen?.();
   const max = opts.maxBytes ?? 4 << 20;
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {

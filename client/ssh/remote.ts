@@ -8,6 +8,7 @@ import type { Connection } from '../connection.js';
 import type { RemoteAgentInfo, StartOptions } from './agent-start.js';
 import { attach, type Attached } from './attach.js';
 import { openSsh, type SshOptions, type SshSession } from './connect.js';
+import type { Phase } from './phases.js';
 import { ReconnectingConnection } from './reconnect.js';
 import type { TunnelKind, TunnelState } from './tunnel.js';
 
@@ -23,7 +24,7 @@ export interface RemoteOptions extends SshOptions, StartOptions {
 }
 
 export interface RemoteTimings {
-  /** TCP + SSH handshake + auth, whole ProxyJump chain. */
+  /** TCP + SSH handshake + auth, whole ProxyJump chain; 0 when `session` was passed in (not part of this connect). */
   sshMs: number;
   /** Finding/starting (and maybe installing) the agent. */
   agentMs: number;
@@ -32,6 +33,14 @@ export interface RemoteTimings {
   /** WebSocket upgrade + hello/welcome. */
   helloMs: number;
   totalMs: number;
+  /**
+   * The same connect phase by phase, in order: SSH ('tcp', 'kex', 'auth'; per
+   * hop of a ProxyJump chain), then the agent: 'tunnel (cached socket)' and
+   * 'hello' when the client-side cache worked; otherwise ['cached agent gone']
+   * 'exec open', 'agent script', ['install'], 'tunnel' or 'tunnel (exec
+   * bridge)', 'hello'. Empty for SSH when `session` was passed in.
+   */
+  phases: Phase[];
 }
 
 export interface RemoteHandle {
@@ -69,7 +78,14 @@ export async function openRemote(target: string, opts: RemoteOptions = {}): Prom
     get tunnel() {
       return tunnel;
     },
-    timings: { sshMs: ssh.handshakeMs, agentMs: first.agentMs, tunnelMs: first.tunnelMs, helloMs: first.helloMs, totalMs: performance.now() - t0 },
+    timings: {
+      sshMs: ownSsh ? ssh.handshakeMs : 0,
+      agentMs: first.agentMs,
+      tunnelMs: first.tunnelMs,
+      helloMs: first.helloMs,
+      totalMs: performance.now() - t0,
+      phases: [...(ownSsh ? ssh.phases : []), ...first.phases],
+    },
     async close() {
       if (closed) return;
       closed = true;

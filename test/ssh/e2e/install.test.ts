@@ -7,9 +7,13 @@ import { createHash } from 'node:crypto';
 import { afterAll, expect, it } from 'vitest';
 import { agentBundle, type AgentBundle } from '../../../client/agent-bundle.js';
 import { connect } from '../../../client/index.js';
-import { openRemote } from '../../../client/ssh/remote.js';
+import type { Phase } from '../../../client/ssh/phases.js';
+import { openRemote, type RemoteHandle } from '../../../client/ssh/remote.js';
 import { agentShutdown } from '../../../protocol/index.js';
 import { bed, describeSsh, login, sandbox } from './bed.js';
+
+const phaseNames = (h: RemoteHandle) => h.timings.phases.map((p) => p.name);
+const sum = (phases: Phase[]) => phases.reduce((a, p) => a + p.ms, 0);
 
 /** A different but working build: same code plus a comment, so another content hash. */
 function otherBuild(tag: string): AgentBundle {
@@ -30,6 +34,9 @@ describeSsh('ssh e2e: install and start', () => {
       expect(first.info.install?.node.why).toMatch(/PATH|login shell|recorded/);
       expect(first.info.root).toBe(`${bed.homes[bed.users.main]}/${box.root.slice(2)}`);
       expect(first.tunnel).toBe('stream-local');
+      // Every phase of the connect, in order (the install runs its own execs inside 'install').
+      expect(phaseNames(first)).toEqual(['tcp', 'kex', 'auth', 'exec open', 'agent script', 'install', 'exec open', 'agent script', 'tunnel', 'hello']);
+      expect(sum(first.timings.phases)).toBeLessThanOrEqual(first.timings.totalMs);
     } finally {
       await first.close();
     }
@@ -48,9 +55,23 @@ describeSsh('ssh e2e: install and start', () => {
         expect(again.info.how).toBe(how);
         expect(again.info.pid).toBe(first.info.pid);
         expect(again.timings.agentMs).toBe(how === 'cached' ? 0 : again.timings.agentMs);
+        expect(phaseNames(again)).toEqual(
+          how === 'cached' ? ['tcp', 'kex', 'auth', 'tunnel (cached socket)', 'hello'] : ['tcp', 'kex', 'auth', 'exec open', 'agent script', 'tunnel', 'hello'],
+        );
+        expect(sum(again.timings.phases)).toBeLessThanOrEqual(again.timings.totalMs);
       } finally {
         await again.close();
       }
+    }
+
+    // Cold with a stale cache entry: the cached socket is tried first, then the agent is started.
+    await stopAgent();
+    const cold = await openRemote(login('main'), box.opts());
+    try {
+      expect(cold.info.how).toBe('started');
+      expect(phaseNames(cold)).toEqual(['tcp', 'kex', 'auth', 'cached agent gone', 'exec open', 'agent script', 'tunnel', 'hello']);
+    } finally {
+      await cold.close();
     }
   });
 
