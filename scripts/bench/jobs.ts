@@ -2,9 +2,12 @@
  * Jobs part of the bench: on the local scheduler always, and on the real
  * Slurm testbed when it is up (an agent running as the test user).
  *
- *  - scheduler status calls per minute while 1,000 jobs are watched (goal ≤ 6/min
- *    whatever the count), in the first minute after the submits and the second;
- *  - time to submit a 1,000-task array (baseline: sbatch --array run directly);
+ *  - scheduler calls per minute (every command the agent runs against the
+ *    scheduler) while 1,000 jobs are watched (goal ≤ 6/min whatever the
+ *    count), in the first minute after the submits (which starts with the
+ *    10 s of 1 s polls that follow any submit) and in the second;
+ *  - time to submit a 1,000-task array (baseline: sbatch --array run
+ *    directly), and that it is one submit call;
  *  - submit → running → done latency as the client sees it, against the
  *    scheduler's own (baseline: sbatch, then squeue every 50 ms).
  */
@@ -24,16 +27,17 @@ interface Target {
   name: string;
   scheduler: SchedulerName;
   c: Cluster;
-  /** Command name counted as a status call. */
-  statusCall: string;
+  /** The submit command's name in jobs.stats().calls. */
+  submitCall: string;
   cleanup(): Promise<void>;
   /** Baselines that talk to the scheduler directly (none for local). */
   direct?: { arraySubmitMs(): Promise<number>; latency(): Promise<{ runningMs: number; doneMs: number }> };
 }
 
-async function statusCalls(t: Target): Promise<number> {
+/** Scheduler commands the agent has run so far: all of them, and the submits. */
+async function schedulerCalls(t: Target): Promise<{ all: number; submits: number; status: number }> {
   const s = await t.c.jobs.stats();
-  return s.calls[t.statusCall] ?? 0;
+  return { all: Object.values(s.calls).reduce((a, n) => a + n, 0), submits: s.calls[t.submitCall] ?? 0, status: s.statusCalls };
 }
 
 /** Submit `n` jobs with bounded concurrency; resolves with their ids. */
@@ -52,24 +56,26 @@ async function submitMany(t: Target, n: number): Promise<string[]> {
   return ids;
 }
 
-/** Calls per minute while watching 1,000 jobs: minute 1 and minute 2 after the last submit. */
-async function watchRate(t: Target): Promise<{ submitS: number; firstMinute: number; secondMinute: number; watched: number }> {
+/** Scheduler calls per minute while watching 1,000 jobs: minute 1 and minute 2 after the last submit. */
+async function watchRate(t: Target): Promise<{ submitS: number; firstMinute: number; secondMinute: number; statusCalls: number[]; watched: number }> {
   const t0 = performance.now();
   await submitMany(t, WATCH_JOBS);
   const submitS = (performance.now() - t0) / 1000;
-  const c0 = await statusCalls(t);
+  const c0 = await schedulerCalls(t);
   await new Promise((r) => setTimeout(r, 60_000));
-  const c1 = await statusCalls(t);
+  const c1 = await schedulerCalls(t);
   await new Promise((r) => setTimeout(r, 60_000));
-  const c2 = await statusCalls(t);
+  const c2 = await schedulerCalls(t);
   const watched = (await t.c.jobs.stats()).watched;
-  return { submitS, firstMinute: c1 - c0, secondMinute: c2 - c1, watched };
+  return { submitS, firstMinute: c1.all - c0.all, secondMinute: c2.all - c1.all, statusCalls: [c1.status - c0.status, c2.status - c1.status], watched };
 }
 
 async function cancelAll(t: Target): Promise<void> {
   const active = await t.c.jobs.list({ which: 'active', limit: 100_000 });
   for (let i = 0; i < active.length; i += 32) await Promise.all(active.slice(i, i + 32).map((j) => t.c.jobs.cancel(j.id).catch(() => {})));
 }
+
+const goal = (ok: boolean, text: string) => `${text} ${ok ? '✓' : '✗'}`;
 
 /** Difference as an overhead: "+12 ms", or "−300 ms" when clustrix saw it first. */
 function delta(ours: number, base: number): string {
@@ -106,7 +112,7 @@ async function localTarget(): Promise<Target> {
     name: 'local scheduler',
     scheduler: 'local',
     c,
-    statusCall: 'local.status',
+    submitCall: 'local.submit',
     async cleanup() {
       await cancelAll(t);
       await c.close();
@@ -117,12 +123,9 @@ async function localTarget(): Promise<Target> {
   return t;
 }
 
-async function slurmTarget(): Promise<Target | null> {
+async function slurmTarget(): Promise<Target | string> {
   const { state, reason } = loadBed('slurm');
-  if (!state) {
-    process.stderr.write(`bench jobs: Slurm part skipped: ${reason}\n`);
-    return null;
-  }
+  if (!state) return reason;
   const user = userInfoOf(state.user);
   const env = schedulerEnv(user, state, null);
   const agent: UserAgent = await startUserAgent(user, env);
@@ -132,7 +135,7 @@ async function slurmTarget(): Promise<Target | null> {
     name: 'Slurm testbed',
     scheduler: 'slurm',
     c,
-    statusCall: 'squeue',
+    submitCall: 'sbatch',
     direct: {
       async arraySubmitMs() {
         const t0 = performance.now();
@@ -162,9 +165,10 @@ async function slurmTarget(): Promise<Target | null> {
 }
 
 export async function benchJobs(opts: { rounds: number }): Promise<{ tables: { title: string; rows: Row[] }[]; raw: Record<string, unknown> }> {
-  const targets = [await localTarget(), await slurmTarget()].filter((t): t is Target => t !== null);
   const tables: { title: string; rows: Row[] }[] = [];
   const raw: Record<string, unknown> = {};
+  const slurm = await slurmTarget();
+  const targets = [await localTarget(), ...(typeof slurm === 'string' ? [] : [slurm])];
   try {
     for (const t of targets) {
       const rows: Row[] = [];
@@ -182,48 +186,47 @@ export async function benchJobs(opts: { rounds: number }): Promise<{ tables: { t
       const bRun = median(base.map((x) => x.runningMs));
       const bDone = median(base.map((x) => x.doneMs));
       const how = t.direct ? 'sbatch, then squeue every 50 ms' : 'spawn sh -c "sleep 1" directly';
-      rows.push({
-        metric: 'submit → running (sleep 1), median',
-        ours: fmtMs(oRun),
-        baseline: `${fmtMs(bRun)} ${how}`,
-        ratio: delta(oRun, bRun),
-        goal: 'small overhead',
-      });
-      rows.push({ metric: 'submit → done (sleep 1), median', ours: fmtMs(oDone), baseline: fmtMs(bDone), ratio: delta(oDone, bDone), goal: 'small overhead' });
+      // The latency goal has no number: it is reported as the overhead over the scheduler's own.
+      rows.push({ metric: 'submit → running (sleep 1), median', ours: fmtMs(oRun), baseline: `${fmtMs(bRun)} ${how}`, ratio: delta(oRun, bRun), goal: '' });
+      rows.push({ metric: 'submit → done (sleep 1), median', ours: fmtMs(oDone), baseline: fmtMs(bDone), ratio: delta(oDone, bDone), goal: '' });
       // A 1,000-task array: one submission.
       const arr: number[] = [];
       const arrBase: number[] = [];
+      const submitsPerArray: number[] = [];
       for (let i = 0; i < opts.rounds; i++) {
+        const before = (await schedulerCalls(t)).submits;
         const t0 = performance.now();
         const j = await t.c.jobs.submit({ command: ['true'], name: 'bench-array', array: 1000 }, { scheduler: t.scheduler });
         arr.push(performance.now() - t0);
+        submitsPerArray.push((await schedulerCalls(t)).submits - before);
         await j.cancel();
         if (t.direct) arrBase.push(await t.direct.arraySubmitMs());
       }
-      r.arraySubmitMs = { ours: arr, baseline: arrBase };
+      r.arraySubmitMs = { ours: arr, baseline: arrBase, submitsPerArray };
+      const oneCall = submitsPerArray.every((n) => n === 1);
       rows.push({
-        metric: 'submit a 1,000-task array, median',
+        metric: `submit a 1,000-task array, median (${t.submitCall} calls: ${[...new Set(submitsPerArray)].join('/')})`,
         ours: fmtMs(median(arr)),
         baseline: t.direct ? `${fmtMs(median(arrBase))} sbatch --array` : '-',
         ratio: t.direct ? ratio(median(arr), median(arrBase)) : '-',
-        goal: 'one scheduler call',
+        goal: goal(oneCall, 'one submit call'),
       });
       // 1,000 watched jobs.
       const w = await watchRate(t);
       r.watch = w;
       rows.push({
-        metric: `status calls/min watching ${w.watched} jobs (min 1)`,
+        metric: `scheduler calls/min watching ${w.watched} jobs (min 1)`,
         ours: String(w.firstMinute),
         baseline: `${WATCH_JOBS} (1 call/job/min)`,
         ratio: ratio(w.firstMinute, WATCH_JOBS),
-        goal: '',
+        goal: '(starts with 10 s of 1 s polls)',
       });
       rows.push({
-        metric: `status calls/min watching ${w.watched} jobs (min 2)`,
+        metric: `scheduler calls/min watching ${w.watched} jobs (min 2)`,
         ours: String(w.secondMinute),
         baseline: `${WATCH_JOBS} (1 call/job/min)`,
         ratio: ratio(w.secondMinute, WATCH_JOBS),
-        goal: '≤ 6/min',
+        goal: goal(w.secondMinute <= 6, '≤ 6/min'),
       });
       rows.push({ metric: `submit ${WATCH_JOBS} separate jobs (16 at a time)`, ours: `${w.submitS.toFixed(1)} s`, baseline: '-', ratio: '-', goal: '' });
       await cancelAll(t);
@@ -232,6 +235,10 @@ export async function benchJobs(opts: { rounds: number }): Promise<{ tables: { t
     }
   } finally {
     for (const t of targets) await t.cleanup().catch(() => {});
+  }
+  if (typeof slurm === 'string') {
+    tables.push({ title: `Jobs: Slurm testbed skipped — ${slurm}`, rows: [] });
+    raw.slurm = { skipped: slurm };
   }
   return { tables, raw };
 }

@@ -3,77 +3,114 @@
  * (0 ms and 10 ms each way): the agent vs SFTP (ssh2's client against
  * OpenSSH's sftp server) vs `ssh host <cmd>` (an exec channel per call, like
  * a script would do with a multiplexed connection). Each method runs in its
- * own loop, rounds interleaved; medians over all rounds. Also cold and warm
- * connect times against the SSH handshake of the same connect.
+ * own loop, rounds interleaved; medians over all rounds. Every walk's result
+ * is checked against the others' (same entry count, same du total), so a
+ * row never compares different work.
+ *
+ * Connects: cold (agent stopped first) and warm, against the SSH handshake of
+ * the same connect, with the median of each phase (RemoteTimings.phases);
+ * and, for people who type commands, a one-shot `clustrix stat` against a
+ * one-shot `ssh host stat` (both a fresh process doing a full connect).
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
-import { fsDu, fsFind, fsLs, fsStat } from '../../protocol/methods/fs.js';
 import { remoteAgentStop } from '../../client/ssh/agent-control.js';
 import { openSsh, type SshSession } from '../../client/ssh/connect.js';
+import type { Phase } from '../../client/ssh/phases.js';
 import { shQuote } from '../../client/ssh/quote.js';
-import { openRemote, type RemoteHandle, type RemoteOptions } from '../../client/ssh/remote.js';
+import { openRemote, type RemoteOptions } from '../../client/ssh/remote.js';
 import { openSftp } from '../../client/ssh/upload.js';
+import { fsDu, fsFind, fsLs, fsStat } from '../../protocol/methods/fs.js';
 import { cachedTree, makeHugeDir } from '../../test/support/trees.js';
 import { startLatencyProxy } from './latency-proxy.mjs';
-import { fmtMs, median, quantile, ratio, timeIt, type Row } from './stats.js';
+import { fmtMs, median, quantile, ratio, timeIt, type Row, type Table } from './stats.js';
 
 interface Bed {
   host: string;
   instances: { main: { port: number; hostKeyPub: string } };
   users: { main: string };
-  sshConfig: string;
+  clientKey: string;
 }
 
-function loadBed(): Bed | null {
-  const file = join(import.meta.dirname, '..', '..', '.testbed', 'state.json');
-  if (!existsSync(file)) return null;
+const projectRoot = join(import.meta.dirname, '..', '..');
+/** Where the bench's agent lives on the testbed (its own, so tests' agents are left alone). */
+const ROOT = '~/.clustrix-bench';
+const RUN_DIR = '/tmp/cxb-bench';
+/** The ssh_config alias the bench writes for each proxy. */
+const ALIAS = 'clx-bench';
+
+/** The sshd testbed's state, or why it is not usable. */
+function loadBed(): { bed: Bed | null; reason: string } {
+  const file = join(process.env.CLUSTRIX_TESTBED_DIR ?? join(projectRoot, '.testbed'), 'state.json');
+  const down = 'the sshd testbed is not up (node scripts/testbed/index.mjs up sshd)';
+  if (!existsSync(file)) return { bed: null, reason: down };
   const s = (JSON.parse(readFileSync(file, 'utf8')) as { sshd?: Bed & { skipped?: string } }).sshd;
-  return s && !s.skipped ? s : null;
+  if (!s) return { bed: null, reason: down };
+  if (s.skipped) return { bed: null, reason: `the sshd testbed cannot run here: ${s.skipped}` };
+  return { bed: s, reason: '' };
 }
 
-/** `ssh host <command>`: one exec channel, stdout drained, exit awaited. */
-function sshExec(c: Client, command: string): Promise<number> {
+/** `ssh host <command>`: one exec channel, stdout collected, exit awaited. */
+function sshExec(c: Client, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
     c.exec(command, (err, ch) => {
       if (err) return reject(err);
-      let n = 0;
-      ch.on('data', (d: Buffer) => (n += d.length));
+      const out: Buffer[] = [];
+      ch.on('data', (d: Buffer) => out.push(d));
       ch.stderr.resume();
-      ch.on('close', () => resolve(n));
+      ch.on('close', () => resolve(Buffer.concat(out).toString()));
     });
+  });
+}
+
+/** A fresh process to completion (stdout drained); rejects on a non-zero exit. */
+function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let err = '';
+    p.stdout.resume();
+    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`${cmd} exited ${code}: ${err.trim()}`))));
   });
 }
 
 const sftpCall = <T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void) => new Promise<T>((res, rej) => fn((e, v) => (e ? rej(e) : res(v))));
 
-/** A careful SFTP walk: breadth first, 16 readdirs in flight (what a good SFTP client does). */
-async function sftpWalk(sftp: SFTPWrapper, root: string): Promise<number> {
-  let count = 0;
-  let active = 0;
-  const queue = [root];
-  const workers = Array.from({ length: 16 }, async () => {
-    for (;;) {
-      const dir = queue.shift();
-      if (dir === undefined) {
-        if (active === 0) return;
-        await new Promise((r) => setTimeout(r, 0));
-        continue;
+/**
+ * A careful SFTP walk: breadth first, `inFlight` directory listings at once
+ * (what a good SFTP client does; each listing is OPENDIR, READDIR until EOF,
+ * CLOSE). Counts every entry below `root`, like `find root` minus the root.
+ */
+function sftpWalk(sftp: SFTPWrapper, root: string, inFlight = 16): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let count = 0;
+    let active = 0;
+    let failed = false;
+    const queue = [root];
+    const pump = () => {
+      while (active < inFlight && queue.length && !failed) {
+        const dir = queue.shift()!;
+        active++;
+        sftp.readdir(dir, (err, list) => {
+          active--;
+          if (err) return void ((failed = true), reject(err));
+          for (const e of list) {
+            count++;
+            if (e.attrs.isDirectory()) queue.push(`${dir}/${e.filename}`);
+          }
+          if (active === 0 && queue.length === 0) resolve(count);
+          else pump();
+        });
       }
-      active++;
-      const list = await sftpCall<{ filename: string; attrs: { isDirectory(): boolean } }[]>((cb) => sftp.readdir(dir, cb));
-      for (const e of list) {
-        count++;
-        if (e.attrs.isDirectory()) queue.push(`${dir}/${e.filename}`);
-      }
-      active--;
-    }
+    };
+    pump();
   });
-  await Promise.all(workers);
-  return count;
 }
 
 /** Round trip of the bare network path: a TCP echo behind an identical proxy. */
@@ -110,159 +147,216 @@ async function drain<R>(s: AsyncIterable<unknown> & { result: Promise<R> }): Pro
 
 const goal = (ok: boolean, text: string) => `${text} ${ok ? '✓' : '✗'}`;
 
-export async function benchSsh(o: { rounds: number }): Promise<{ tables: { title: string; rows: Row[] }[]; raw: unknown }> {
-  const bed = loadBed();
-  if (!bed)
-    return { tables: [{ title: 'SSH: skipped — the sshd testbed is not up (node scripts/testbed/index.mjs up sshd)', rows: [] }], raw: { skipped: true } };
+/** One connect sample: total, its own SSH handshake, and its phases. */
+interface ConnectSample {
+  total: number;
+  ssh: number;
+  phases: Phase[];
+}
+
+export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]; raw: Record<string, unknown> }> {
+  const { bed, reason } = loadBed();
+  if (!bed) return { tables: [{ title: `SSH: skipped — ${reason}`, rows: [] }], raw: { skipped: reason } };
   process.stderr.write('bench ssh: preparing trees…\n');
   const t22 = cachedTree({ entries: 22_200 });
   const dir1k = hugeDir();
   const statTarget = `${t22}/file-0000001.dat`;
-  const khDir = mkdtempSync(join(tmpdir(), 'clx-bench-kh-'));
+  const work = mkdtempSync(join(tmpdir(), 'clx-bench-ssh-'));
   const hostKey = readFileSync(bed.instances.main.hostKeyPub, 'utf8').split(/\s+/).slice(0, 2).join(' ');
-  const base: RemoteOptions = { configFiles: [bed.sshConfig], root: '~/.clustrix-bench', runDir: '/tmp/cxb-bench', idleExitMs: 300_000, clientName: 'bench' };
-  const tables: { title: string; rows: Row[] }[] = [];
+  const tables: Table[] = [];
   const raw: Record<string, unknown> = {};
 
-  for (const delay of [0, 10]) {
-    const proxy = await startLatencyProxy({ targetPort: bed.instances.main.port, delayMs: delay });
-    const kh = join(khDir, `kh-${proxy.port}`);
-    mkdirSync(khDir, { recursive: true });
-    writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${hostKey}\n`);
-    const target = `${bed.users.main}@127.0.0.1:${proxy.port}`;
-    const opts: RemoteOptions = { ...base, knownHostsFiles: [kh] };
-    const rtt = await networkRtt(delay);
-    process.stderr.write(`bench ssh: ${delay} ms each way (measured echo RTT ${rtt.toFixed(2)} ms)…\n`);
-
-    // Connect times: cold (agent stopped first) and warm, against the same connect's SSH handshake.
-    const ctl: SshSession = await openSsh(target, opts);
-    await openRemote(target, opts).then((h) => h.close()); // make sure it is installed
-    const cold: { total: number; ssh: number }[] = [];
-    const warm: { total: number; ssh: number }[] = [];
-    const warmExec: { total: number; ssh: number }[] = [];
-    const sample = async (into: typeof cold, extra: RemoteOptions = {}) => {
-      const h: RemoteHandle = await openRemote(target, { ...opts, ...extra });
-      into.push({ total: h.timings.totalMs, ssh: h.timings.sshMs });
-      await h.close();
-    };
-    for (let r = 0; r < o.rounds; r++) {
-      await remoteAgentStop(ctl, opts);
-      await sample(cold);
-      await sample(warm);
-      await sample(warmExec, { agentCache: false });
-    }
-    ctl.close();
-
-    const agent = await openRemote(target, opts);
-    const sftpSsh = await openSsh(target, opts);
-    const sftp = await openSftp(sftpSsh.client);
-    const execSsh = await openSsh(target, opts);
-    const c = agent.conn;
-    const nStat = delay ? 40 : 1000;
-    const nExec = delay ? 15 : 100;
-    const nLs = delay ? 5 : 30;
-    const m = { stat: [] as number[], sftpStat: [] as number[], execStat: [] as number[], ls: [] as number[], sftpLs: [] as number[] };
-    const w = { find: [] as number[], execFind: [] as number[], sftpWalk: [] as number[], du: [] as number[], execDu: [] as number[] };
-    const counts = { agent: 0, exec: 0, sftp: 0 };
-    for (let i = 0; i < 50; i++) await c.call(fsStat, { path: statTarget }); // warm-up both paths
-    for (let i = 0; i < 50; i++) await sftpCall((cb) => sftp.lstat(statTarget, cb));
-    for (let r = 0; r < o.rounds; r++) {
-      for (let i = 0; i < nStat; i++) m.stat.push(await timeIt(() => c.call(fsStat, { path: statTarget })));
-      for (let i = 0; i < nStat; i++) m.sftpStat.push(await timeIt(() => sftpCall((cb) => sftp.lstat(statTarget, cb))));
-      for (let i = 0; i < nExec; i++) m.execStat.push(await timeIt(() => sshExec(execSsh.client, `stat -- ${shQuote(statTarget)}`)));
-      for (let i = 0; i < nLs; i++) m.ls.push(await timeIt(() => drain(c.stream(fsLs, { path: dir1k, stat: true }))));
-      for (let i = 0; i < nLs; i++) m.sftpLs.push(await timeIt(() => sftpCall((cb) => sftp.readdir(dir1k, cb as never))));
-      w.find.push(
-        await timeIt(async () => {
-          let n = 0;
-          const s = c.stream(fsFind, { root: t22 });
-          for await (const batch of s) n += batch.length;
-          counts.agent = n;
-        }),
+  try {
+    for (const delay of [0, 10]) {
+      const proxy = await startLatencyProxy({ targetPort: bed.instances.main.port, delayMs: delay });
+      // One ssh_config for the library, the CLI and OpenSSH's ssh alike.
+      const kh = join(work, `known_hosts-${proxy.port}`);
+      writeFileSync(kh, `[127.0.0.1]:${proxy.port} ${hostKey}\n`);
+      const config = join(work, `ssh_config-${proxy.port}`);
+      writeFileSync(
+        config,
+        [
+          `Host ${ALIAS}`,
+          '  HostName 127.0.0.1',
+          `  Port ${proxy.port}`,
+          `  User ${bed.users.main}`,
+          `  IdentityFile ${bed.clientKey}`,
+          '  IdentitiesOnly yes',
+          `  UserKnownHostsFile ${kh}`,
+          '  GlobalKnownHostsFile /dev/null',
+          '  StrictHostKeyChecking yes',
+          '  BatchMode yes',
+          '',
+        ].join('\n'),
       );
-      w.execFind.push(await timeIt(async () => (counts.exec = await sshExec(execSsh.client, `find ${shQuote(t22)}`))));
-      w.sftpWalk.push(await timeIt(async () => (counts.sftp = await sftpWalk(sftp, t22))));
-      w.du.push(await timeIt(() => drain(c.stream(fsDu, { path: t22 }))));
-      w.execDu.push(await timeIt(() => sshExec(execSsh.client, `du -s ${shQuote(t22)}`)));
-    }
-    await agent.close();
-    if (delay === 10) {
-      const end = await openSsh(target, opts); // leave nothing running behind
-      await remoteAgentStop(end, opts);
-      end.close();
-    }
-    sftp.end();
-    sftpSsh.close();
-    execSsh.close();
-    await proxy.close();
+      const opts: RemoteOptions = { configFiles: [config], root: ROOT, runDir: RUN_DIR, idleExitMs: 300_000, clientName: 'bench' };
+      const rtt = await networkRtt(delay);
+      process.stderr.write(`bench ssh: ${delay} ms each way (measured echo RTT ${rtt.toFixed(2)} ms)…\n`);
 
-    const p50 = median(m.stat);
-    const rows: Row[] = [
-      {
-        metric: 'stat p50',
-        ours: fmtMs(p50),
-        baseline: `${fmtMs(median(m.sftpStat))} (SFTP)`,
-        ratio: ratio(p50, median(m.sftpStat)),
-        goal: delay ? '' : goal(p50 <= median(m.sftpStat), '≤ SFTP'),
-      },
-      {
-        metric: 'stat p50',
-        ours: fmtMs(p50),
-        baseline: `${fmtMs(rtt)} (network RTT)`,
-        ratio: ratio(p50, rtt),
-        goal: delay ? goal(p50 <= 1.05 * rtt, '≤ 1.05× RTT') : '',
-      },
-      { metric: 'stat p50', ours: fmtMs(p50), baseline: `${fmtMs(median(m.execStat))} (ssh stat)`, ratio: ratio(p50, median(m.execStat)), goal: '' },
-      {
-        metric: 'stat p99',
-        ours: fmtMs(quantile(m.stat, 0.99)),
-        baseline: `${fmtMs(quantile(m.sftpStat, 0.99))} (SFTP)`,
-        ratio: ratio(quantile(m.stat, 0.99), quantile(m.sftpStat, 0.99)),
-        goal: '',
-      },
-      {
-        metric: 'ls -l, 1k-entry dir',
-        ours: fmtMs(median(m.ls)),
-        baseline: `${fmtMs(median(m.sftpLs))} (SFTP readdir)`,
-        ratio: ratio(median(m.ls), median(m.sftpLs)),
-        goal: '',
-      },
-      {
-        metric: `find, 22k tree (${counts.agent})`,
-        ours: fmtMs(median(w.find)),
-        baseline: `${fmtMs(median(w.execFind))} (ssh find)`,
-        ratio: ratio(median(w.find), median(w.execFind)),
-        goal: goal(median(w.find) <= 0.8 * median(w.execFind), '≤ 0.8×'),
-      },
-      {
-        metric: 'find, 22k tree',
-        ours: fmtMs(median(w.find)),
-        baseline: `${fmtMs(median(w.sftpWalk))} (SFTP walk, 16 in flight)`,
-        ratio: ratio(median(w.find), median(w.sftpWalk)),
-        goal: goal(median(w.sftpWalk) >= 10 * median(w.find), '≥ 10× faster'),
-      },
-      {
-        metric: 'du -s, 22k tree',
-        ours: fmtMs(median(w.du)),
-        baseline: `${fmtMs(median(w.execDu))} (ssh du -s)`,
-        ratio: ratio(median(w.du), median(w.execDu)),
-        goal: goal(median(w.du) <= median(w.execDu), '≤ 1×'),
-      },
-      // The connect budgets are for the loopback (0 ms) run; at 10 ms each way they are shown for information.
-      connectRow('cold connect (agent not running)', cold, delay ? null : 300),
-      connectRow('warm connect (agent running)', warm, delay ? null : 30),
-      connectRow('warm connect, no client cache (remote exec)', warmExec, null),
-    ];
-    tables.push({
-      title: `SSH, ${delay} ms added each way (network RTT ${fmtMs(rtt)}): agent vs SFTP vs ssh exec, medians of ${o.rounds} interleaved rounds`,
-      rows,
-    });
-    raw[`delay${delay}`] = { rttMs: rtt, ...m, ...w, counts, cold, warm, warmExec };
+      // Connect times: cold (agent stopped first) and warm, against the same connect's SSH handshake.
+      const ctl: SshSession = await openSsh(ALIAS, opts);
+      await openRemote(ALIAS, opts).then((h) => h.close()); // make sure it is installed
+      const cold: ConnectSample[] = [];
+      const warm: ConnectSample[] = [];
+      const warmExec: ConnectSample[] = [];
+      const sample = async (into: ConnectSample[], extra: RemoteOptions = {}) => {
+        const h = await openRemote(ALIAS, { ...opts, ...extra });
+        into.push({ total: h.timings.totalMs, ssh: h.timings.sshMs, phases: h.timings.phases });
+        await h.close();
+      };
+      for (let r = 0; r < o.rounds; r++) {
+        await remoteAgentStop(ctl, opts);
+        await sample(cold);
+        await sample(warm);
+        await sample(warmExec, { agentCache: false });
+      }
+      ctl.close();
+
+      // One-shot commands from a fresh process, agent running: `clustrix stat` vs `ssh host stat`.
+      const cliEnv = { ...process.env, CLUSTRIX_SSH_CONFIG: config };
+      const cli = [join(projectRoot, 'dist', 'cli.mjs'), '--root', ROOT, '--run-dir', RUN_DIR, 'stat', `${ALIAS}:${statTarget}`];
+      const oneShot = { cli: [] as number[], ssh: [] as number[], error: '' };
+      try {
+        await runProcess(process.execPath, cli, cliEnv); // the agent is running and cached
+        for (let r = 0; r < o.rounds; r++) {
+          oneShot.cli.push(await runProcess(process.execPath, cli, cliEnv));
+          oneShot.ssh.push(await runProcess('ssh', ['-F', config, ALIAS, `stat -- ${shQuote(statTarget)}`]));
+        }
+      } catch (err) {
+        oneShot.error = (err as Error).message.split('\n')[0]!;
+      }
+
+      const agent = await openRemote(ALIAS, opts);
+      const sftpSsh = await openSsh(ALIAS, opts);
+      const sftp = await openSftp(sftpSsh.client);
+      const execSsh = await openSsh(ALIAS, opts);
+      const c = agent.conn;
+      const nStat = delay ? 40 : 1000;
+      const nExec = delay ? 15 : 100;
+      const nLs = delay ? 5 : 30;
+      const m = { stat: [] as number[], sftpStat: [] as number[], execStat: [] as number[], ls: [] as number[], sftpLs: [] as number[] };
+      const w = { find: [] as number[], execFind: [] as number[], sftpWalk: [] as number[], du: [] as number[], execDu: [] as number[] };
+      // What each method found, to check that the rows compare the same work.
+      const found = { agent: 0, exec: 0, sftp: 0, agentDuKiB: 0, execDuKiB: 0 };
+      for (let i = 0; i < 50; i++) await c.call(fsStat, { path: statTarget }); // warm-up both paths
+      for (let i = 0; i < 50; i++) await sftpCall((cb) => sftp.stat(statTarget, cb));
+      for (let r = 0; r < o.rounds; r++) {
+        for (let i = 0; i < nStat; i++) m.stat.push(await timeIt(() => c.call(fsStat, { path: statTarget })));
+        for (let i = 0; i < nStat; i++) m.sftpStat.push(await timeIt(() => sftpCall((cb) => sftp.stat(statTarget, cb))));
+        for (let i = 0; i < nExec; i++) m.execStat.push(await timeIt(() => sshExec(execSsh.client, `stat -- ${shQuote(statTarget)}`)));
+        for (let i = 0; i < nLs; i++) m.ls.push(await timeIt(() => drain(c.stream(fsLs, { path: dir1k, stat: true }))));
+        for (let i = 0; i < nLs; i++) m.sftpLs.push(await timeIt(() => sftpCall((cb) => sftp.readdir(dir1k, cb as never))));
+        w.find.push(
+          await timeIt(async () => {
+            let n = 0;
+            for await (const batch of c.stream(fsFind, { root: t22 })) n += batch.length;
+            found.agent = n;
+          }),
+        );
+        let out = '';
+        w.execFind.push(await timeIt(async () => (out = await sshExec(execSsh.client, `find ${shQuote(t22)}`))));
+        // The login shell's .bashrc chatter is on stdout too: count only paths.
+        found.exec = out.split('\n').filter((l) => l === t22 || l.startsWith(`${t22}/`)).length;
+        // +1: `find` and the agent list the root itself.
+        w.sftpWalk.push(await timeIt(async () => (found.sftp = (await sftpWalk(sftp, t22)) + 1)));
+        w.du.push(await timeIt(async () => (found.agentDuKiB = (await drain(c.stream(fsDu, { path: t22 }))).allocatedBytes / 1024)));
+        w.execDu.push(await timeIt(async () => (out = await sshExec(execSsh.client, `du -s ${shQuote(t22)}`))));
+        found.execDuKiB = Number(/^(\d+)\t/m.exec(out)?.[1]);
+      }
+      await agent.close();
+      if (delay === 10) {
+        const end = await openSsh(ALIAS, opts); // leave nothing running behind
+        await remoteAgentStop(end, opts);
+        end.close();
+      }
+      sftp.end();
+      sftpSsh.close();
+      execSsh.close();
+      await proxy.close();
+
+      const sameCount = found.agent === found.exec && found.agent === found.sftp;
+      const sameDu = found.agentDuKiB === found.execDuKiB;
+      const checked = (ok: boolean, row: Row): Row => (ok ? row : { ...row, goal: `${row.goal} (results differ: not comparable) ✗` });
+      const p50 = median(m.stat);
+      const rows: Row[] = [
+        {
+          metric: 'stat p50',
+          ours: fmtMs(p50),
+          baseline: `${fmtMs(median(m.sftpStat))} (SFTP)`,
+          ratio: ratio(p50, median(m.sftpStat)),
+          goal: delay ? '' : goal(p50 <= median(m.sftpStat), '≤ SFTP'),
+        },
+        {
+          metric: 'stat p50',
+          ours: fmtMs(p50),
+          baseline: `${fmtMs(rtt)} (network RTT)`,
+          ratio: ratio(p50, rtt),
+          goal: delay ? goal(p50 <= 1.05 * rtt, '≤ 1.05× RTT') : '',
+        },
+        { metric: 'stat p50', ours: fmtMs(p50), baseline: `${fmtMs(median(m.execStat))} (ssh stat)`, ratio: ratio(p50, median(m.execStat)), goal: '' },
+        {
+          metric: 'stat p99',
+          ours: fmtMs(quantile(m.stat, 0.99)),
+          baseline: `${fmtMs(quantile(m.sftpStat, 0.99))} (SFTP)`,
+          ratio: ratio(quantile(m.stat, 0.99), quantile(m.sftpStat, 0.99)),
+          goal: '',
+        },
+        {
+          metric: 'ls -l, 1k-entry dir',
+          ours: fmtMs(median(m.ls)),
+          baseline: `${fmtMs(median(m.sftpLs))} (SFTP readdir)`,
+          ratio: ratio(median(m.ls), median(m.sftpLs)),
+          goal: '',
+        },
+        checked(sameCount, {
+          metric: `find, 22k tree (${found.agent} entries)`,
+          ours: fmtMs(median(w.find)),
+          baseline: `${fmtMs(median(w.execFind))} (ssh find: ${found.exec})`,
+          ratio: ratio(median(w.find), median(w.execFind)),
+          goal: goal(median(w.find) <= 0.8 * median(w.execFind), '≤ 0.8×'),
+        }),
+        checked(sameCount, {
+          metric: 'find, 22k tree',
+          ours: fmtMs(median(w.find)),
+          baseline: `${fmtMs(median(w.sftpWalk))} (SFTP walk, 16 dirs in flight: ${found.sftp})`,
+          ratio: ratio(median(w.find), median(w.sftpWalk)),
+          goal: goal(median(w.sftpWalk) >= 10 * median(w.find), '≥ 10× faster'),
+        }),
+        checked(sameDu, {
+          metric: `du -s, 22k tree (${found.agentDuKiB} KiB)`,
+          ours: fmtMs(median(w.du)),
+          baseline: `${fmtMs(median(w.execDu))} (ssh du -s: ${found.execDuKiB} KiB)`,
+          ratio: ratio(median(w.du), median(w.execDu)),
+          goal: goal(median(w.du) <= median(w.execDu), '≤ 1×'),
+        }),
+        // The connect budgets are for the loopback (0 ms) run; at 10 ms each way the overhead is shown in round trips.
+        connectRow('cold connect (agent not running)', cold, delay ? null : 300, rtt),
+        connectRow('warm connect (agent running)', warm, delay ? null : 30, rtt),
+        connectRow('warm connect, no client cache (remote exec)', warmExec, null, rtt),
+        oneShot.error
+          ? { metric: 'one-shot `clustrix stat` (fresh process)', ours: 'failed', baseline: oneShot.error.slice(0, 80), ratio: '-', goal: '' }
+          : {
+              metric: 'one-shot `clustrix stat` (fresh process)',
+              ours: fmtMs(median(oneShot.cli)),
+              baseline: `${fmtMs(median(oneShot.ssh))} (one-shot \`ssh host stat\`)`,
+              ratio: ratio(median(oneShot.cli), median(oneShot.ssh)),
+              goal: '',
+            },
+      ];
+      tables.push({
+        title: `SSH, ${delay} ms added each way (network RTT ${fmtMs(rtt)}): agent vs SFTP vs ssh exec, medians of ${o.rounds} interleaved rounds`,
+        rows,
+      });
+      tables.push(phaseTable(delay, { cold, warm, warmExec }));
+      raw[`delay${delay}`] = { rttMs: rtt, ...m, ...w, found, cold, warm, warmExec, oneShot };
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
   return { tables, raw };
 }
 
-function connectRow(metric: string, xs: { total: number; ssh: number }[], budgetMs: number | null): Row {
+function connectRow(metric: string, xs: ConnectSample[], budgetMs: number | null, rtt: number): Row {
   const total = median(xs.map((x) => x.total));
   const ssh = median(xs.map((x) => x.ssh));
   const over = median(xs.map((x) => x.total - x.ssh));
@@ -270,7 +364,29 @@ function connectRow(metric: string, xs: { total: number; ssh: number }[], budget
     metric,
     ours: fmtMs(total),
     baseline: `${fmtMs(ssh)} (SSH handshake)`,
-    ratio: `+${fmtMs(over)}`,
+    ratio: rtt > 1 ? `+${fmtMs(over)} (${(over / rtt).toFixed(1)} RTT)` : `+${fmtMs(over)}`,
     goal: budgetMs === null ? '' : goal(over <= budgetMs, `≤ handshake + ${budgetMs} ms`),
+  };
+}
+
+/** Median of each connect phase, in the order they happen, for the three kinds of connect. */
+function phaseTable(delay: number, kinds: Record<'cold' | 'warm' | 'warmExec', ConnectSample[]>): Table {
+  const names: string[] = [];
+  for (const xs of Object.values(kinds)) for (const x of xs) for (const p of x.phases) if (!names.includes(p.name)) names.push(p.name);
+  const cell = (xs: ConnectSample[], name: string) => {
+    const ms = xs.flatMap((x) => {
+      const ps = x.phases.filter((p) => p.name === name);
+      return ps.length ? [ps.reduce((a, p) => a + p.ms, 0)] : [];
+    });
+    return ms.length ? fmtMs(median(ms)) : '-';
+  };
+  const total = (xs: ConnectSample[]) => fmtMs(median(xs.map((x) => x.total)));
+  return {
+    title: `SSH connect by phase, ${delay} ms added each way (medians; RemoteTimings.phases)`,
+    head: { metric: 'phase', ours: 'cold', baseline: 'warm (cached socket)', ratio: 'warm (remote exec)', goal: '' },
+    rows: [
+      ...names.map((n) => ({ metric: n, ours: cell(kinds.cold, n), baseline: cell(kinds.warm, n), ratio: cell(kinds.warmExec, n), goal: '' })),
+      { metric: 'total', ours: total(kinds.cold), baseline: total(kinds.warm), ratio: total(kinds.warmExec), goal: '' },
+    ],
   };
 }

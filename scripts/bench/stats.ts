@@ -24,9 +24,19 @@ export function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
 }
 
-export function printTable(title: string, rows: Row[]): void {
-  const cols: (keyof Row)[] = ['metric', 'ours', 'baseline', 'ratio', 'goal'];
-  const head: Row = { metric: 'metric', ours: 'clustrix', baseline: 'baseline', ratio: 'ratio', goal: 'goal' };
+/** One table of a bench part; `head` renames the columns (an empty name drops the column). */
+export interface Table {
+  title: string;
+  rows: Row[];
+  head?: Row;
+}
+
+const HEAD: Row = { metric: 'metric', ours: 'clustrix', baseline: 'baseline', ratio: 'ratio', goal: 'goal' };
+
+/** A table with a title; a table without rows is just its title (a skipped part saying why). */
+export function printTable(title: string, rows: Row[], head: Row = HEAD): void {
+  if (rows.length === 0) return void process.stdout.write(`\n${title}\n`);
+  const cols = (['metric', 'ours', 'baseline', 'ratio', 'goal'] as const).filter((c) => head[c] !== '');
   const all = [head, ...rows];
   const w = cols.map((c) => Math.max(...all.map((r) => r[c].length)));
   const line = (r: Row) => '| ' + cols.map((c, i) => r[c].padEnd(w[i]!)).join(' | ') + ' |';
