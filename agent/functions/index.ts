@@ -26,6 +26,7 @@ import {
   type ParamsOut,
 } from '../../protocol/index.js';
 import type { JobService } from '../jobs/service.js';
+import { readJson } from '../jobs/store.js';
 import { taskKey } from '../jobs/wrapper.js';
 import type { Registry } from '../registry.js';
 
@@ -86,7 +87,15 @@ export function registerFunctionHandlers(registry: Registry, o: FunctionHandlerO
       throw new ProtocolError('INVALID_PARAMS', e.message.replace(/^jobs\.submit: params\.spec\./, 'functions.submit: params.job.'), e.details);
     }
     const files: Record<string, Uint8Array | string> = {
-      'fn/call.json': JSON.stringify({ v: 1, bundle: p.bundle, exportName: p.exportName, mode: p.mode, tasks: p.inputs.length, items: p.items ?? null }),
+      'fn/call.json': JSON.stringify({
+        v: 1,
+        bundle: p.bundle,
+        exportName: p.exportName,
+        mode: p.mode,
+        tasks: p.inputs.length,
+        items: p.items ?? null,
+        chunkSize: p.chunkSize ?? null,
+      }),
     };
     p.inputs.forEach((bytes, i) => {
       files[`fn/input-${p.mode === 'map' ? i : 'job'}.bin`] = bytes;
@@ -98,7 +107,8 @@ export function registerFunctionHandlers(registry: Registry, o: FunctionHandlerO
   registry.stream(functionsResults, async (p, ctx) => {
     const rec = o.jobs.mustFind(p.id);
     const dir = join(o.jobs.store.jobDir(rec.id), 'fn');
-    if (!existsSync(join(dir, 'call.json'))) throw new ProtocolError('INVALID_PARAMS', `functions.results: job ${rec.id} is not a function call`);
+    const call = readJson<{ mode?: 'run' | 'map'; items?: number | null; chunkSize?: number | null }>(join(dir, 'call.json'));
+    if (!call) throw new ProtocolError('INVALID_PARAMS', `functions.results: job ${rec.id} is not a function call`);
     const tasks: Array<number | undefined> = rec.spec.array ? Array.from({ length: rec.spec.array.count }, (_, i) => i) : [undefined];
     const pending = new Set(tasks);
     const deadline = Date.now() + p.graceMs;
@@ -162,7 +172,7 @@ export function registerFunctionHandlers(registry: Registry, o: FunctionHandlerO
       }
       await new Promise((r) => setTimeout(r, Math.min(1000, 100 * 2 ** Math.min(pass, 4))));
     }
-    return { tasks: tasks.length, missing };
+    return { tasks: tasks.length, missing, mode: call.mode ?? (rec.spec.array ? 'map' : 'run'), items: call.items ?? null, chunkSize: call.chunkSize ?? null };
   });
 }
 

@@ -8,12 +8,13 @@
  *
  * A call starts at once. Aborting its signal (or `cancel()`) cancels the job.
  */
-import { isTerminal, type JobInfo, type ProgressEvent, type FunctionResultFile } from '../../protocol/index.js';
+import { isTerminal, type JobInfo, type ProgressEvent } from '../../protocol/index.js';
 import { decodeValue } from '../../protocol/values.js';
 import type { CallOptions, Connection } from '../connection.js';
 import { Job } from '../jobs.js';
 import { FunctionJobError, MapError, tagOrigin, type Settled } from './errors.js';
-import { fetchResults, type CallReport } from './submit.js';
+import { ConnectionError } from '../errors.js';
+import { fetchResults, type CallReport, type FetchedResults } from './submit.js';
 
 /** Never let a promise the caller may ignore become an unhandled rejection. */
 function quiet<T>(p: Promise<T>): Promise<T> {
@@ -21,24 +22,35 @@ function quiet<T>(p: Promise<T>): Promise<T> {
   return p;
 }
 
+/** What a call starts from: a fresh submission (with its report), an existing job (attach), or nothing (an empty map). */
+export type Started = { job: JobInfo; existing: boolean; report: CallReport | null } | null;
+
+/** Times the wait for a job is resumed after the link dropped (SSH connections reconnect). */
+const RESUME_ATTEMPTS = 3;
+
 abstract class BaseCall<T> implements PromiseLike<T>, AsyncIterable<ProgressEvent> {
-  /** Resolves once the job is accepted: bundle, upload, env and job facts (null: nothing to run, e.g. an empty map). */
+  /**
+   * Resolves once the job is accepted: bundle, upload, env and job facts
+   * (null: nothing was submitted — an empty map, or a call attached to an existing job).
+   */
   readonly submitted: Promise<CallReport | null>;
   /** The call's outcome (what `await call` gives). */
   readonly result: Promise<T>;
   protected readonly conn: Connection;
   readonly #ac = new AbortController();
+  readonly #started: Promise<Started>;
   #job: Job | null = null;
   #final: JobInfo | null = null;
 
-  constructor(conn: Connection, submit: (signal: AbortSignal) => Promise<CallReport | null>, o: CallOptions) {
+  constructor(conn: Connection, start: (signal: AbortSignal) => Promise<Started>, o: CallOptions) {
     this.conn = conn;
     const signal = o.signal ? AbortSignal.any([o.signal, this.#ac.signal]) : this.#ac.signal;
     if (o.timeoutMs) {
       const t = setTimeout(() => this.#ac.abort(new Error(`function call did not finish within ${o.timeoutMs} ms`)), o.timeoutMs);
       t.unref?.();
     }
-    this.submitted = quiet(submit(signal));
+    this.#started = quiet(start(signal));
+    this.submitted = quiet(this.#started.then((s) => s?.report ?? null));
     this.result = quiet(this.#run(signal));
   }
 
@@ -53,26 +65,39 @@ abstract class BaseCall<T> implements PromiseLike<T>, AsyncIterable<ProgressEven
   }
 
   async #run(signal: AbortSignal): Promise<T> {
-    const report = await this.submitted;
-    if (!report) return this.settle(null, new Map());
-    const job = new Job(this.conn, report.job, report.existing);
+    const started = await this.#started;
+    if (!started) return this.settle(null, { results: new Map(), summary: null });
+    const job = new Job(this.conn, started.job, started.existing);
     this.#job = job;
     const onAbort = () => void job.cancel().catch(() => {});
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const final = isTerminal(report.job.state) ? await job.refresh() : await job.wait({ signal });
-      this.#final = final;
-      const results = await fetchResults(this.conn, final.id, {});
-      return this.settle(final, results);
-    } catch (err) {
-      if (signal.aborted && !(err instanceof FunctionJobError)) throw signal.reason ?? err;
-      throw err;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const final = job.state !== undefined && isTerminal(job.state) ? await job.refresh() : await job.wait({ signal });
+          this.#final = final;
+          return this.settle(final, await fetchResults(this.conn, final.id, {}));
+        } catch (err) {
+          if (signal.aborted && !(err instanceof FunctionJobError)) throw signal.reason ?? err;
+          if (!(err instanceof ConnectionError)) throw err;
+          // The job goes on without us: wait again once the connection is back (SSH ones reconnect).
+          if (err.kind === 'closed' && attempt < RESUME_ATTEMPTS) {
+            await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+            continue;
+          }
+          throw new ConnectionError(
+            err.kind,
+            `${err.message} — job ${job.id} goes on and keeps its result: cluster.functions.attach('${job.id}') once connected again`,
+            { cause: err, ...(err.details ? { details: err.details } : {}) },
+          );
+        }
+      }
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
   }
 
-  protected abstract settle(job: JobInfo | null, results: Map<number | undefined, FunctionResultFile | string>): T;
+  protected abstract settle(job: JobInfo | null, r: FetchedResults): T;
 
   then<A = T, B = never>(
     onFulfilled?: ((value: T) => A | PromiseLike<A>) | null,
@@ -96,9 +121,9 @@ abstract class BaseCall<T> implements PromiseLike<T>, AsyncIterable<ProgressEven
 
   /** Progress events while the job runs; ends when the job has ended. */
   async *[Symbol.asyncIterator](): AsyncIterator<ProgressEvent> {
-    const report = await this.submitted;
-    if (!report) return;
-    const stream = new Job(this.conn, report.job, report.existing).progress({ signal: this.#ac.signal });
+    const started = await this.#started;
+    if (!started) return;
+    const stream = new Job(this.conn, started.job, started.existing).progress({ signal: this.#ac.signal });
     try {
       yield* stream;
     } finally {
@@ -115,8 +140,9 @@ function outcome(o: { ok: boolean; bytes: Uint8Array }, origin: { jobId: string;
 
 /** A `run` call: one job, one result. */
 export class FunctionCall<T> extends BaseCall<T> {
-  protected settle(job: JobInfo | null, results: Map<number | undefined, FunctionResultFile | string>): T {
+  protected settle(job: JobInfo | null, { results, summary }: FetchedResults): T {
     if (!job) throw new Error('run: no job was submitted');
+    if (summary && summary.mode !== 'run') throw new TypeError(`job ${job.id} is a map call: attach it with functions.attachMap`);
     const r = results.get(undefined);
     if (r === undefined || typeof r === 'string') throw new FunctionJobError(job, r ?? 'no result was returned');
     const first = r.outcomes[0];
@@ -129,14 +155,13 @@ export class FunctionCall<T> extends BaseCall<T> {
 
 /** A `map` call: one job array; results in input order. */
 export class MapCall<R> extends BaseCall<R[]> {
-  readonly #items: number;
-  readonly #chunkSize: number;
+  /** Items and chunk size when this side made the call; else (attach) read from the call's record. */
+  readonly #shape: { items: number; chunkSize: number } | null;
   #settled: Settled<R>[] | null = null;
 
-  constructor(conn: Connection, submit: (signal: AbortSignal) => Promise<CallReport | null>, o: CallOptions, items: number, chunkSize: number) {
-    super(conn, submit, o);
-    this.#items = items;
-    this.#chunkSize = chunkSize;
+  constructor(conn: Connection, start: (signal: AbortSignal) => Promise<Started>, o: CallOptions, shape: { items: number; chunkSize: number } | null) {
+    super(conn, start, o);
+    this.#shape = shape;
   }
 
   /** Every item's outcome in input order, whether or not some failed (never rejects for an item's failure). */
@@ -149,17 +174,21 @@ export class MapCall<R> extends BaseCall<R[]> {
     return this.#settled!;
   }
 
-  protected settle(job: JobInfo | null, results: Map<number | undefined, FunctionResultFile | string>): R[] {
+  protected settle(job: JobInfo | null, { results, summary }: FetchedResults): R[] {
     if (!job) {
       this.#settled = [];
       return [];
     }
-    const out: Settled<R>[] = new Array<Settled<R>>(this.#items);
-    const tasks = Math.ceil(this.#items / this.#chunkSize);
+    if (summary && summary.mode !== 'map') throw new TypeError(`job ${job.id} is a run call: attach it with functions.attach`);
+    const shape = this.#shape ?? (summary?.items != null && summary.chunkSize != null ? { items: summary.items, chunkSize: summary.chunkSize } : null);
+    if (!shape) throw new FunctionJobError(job, 'the call record does not say how its items were split');
+    const { items, chunkSize } = shape;
+    const out: Settled<R>[] = new Array<Settled<R>>(items);
+    const tasks = Math.ceil(items / chunkSize);
     for (let t = 0; t < tasks; t++) {
       const r = results.get(t);
-      const start = t * this.#chunkSize;
-      const end = Math.min(this.#items, start + this.#chunkSize);
+      const start = t * chunkSize;
+      const end = Math.min(items, start + chunkSize);
       if (r === undefined || typeof r === 'string') {
         const err = new FunctionJobError(job, r ?? 'no result was returned', t);
         for (let i = start; i < end; i++) out[i] = { ok: false, error: err };

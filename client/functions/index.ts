@@ -17,8 +17,10 @@ import type { Connection } from '../connection.js';
 import type { EnvsApi } from '../envs.js';
 import type { FsApi } from '../fs.js';
 import { BundleCache } from './bundle.js';
-import { FunctionCall, MapCall } from './call.js';
-import { submitCall, type FunctionOptions } from './submit.js';
+import { jobsGet } from '../../protocol/index.js';
+import type { CallOptions } from '../connection.js';
+import { FunctionCall, MapCall, type Started } from './call.js';
+import { submitCall, type CallReport, type FunctionOptions } from './submit.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -32,6 +34,8 @@ export interface MapOptions extends FunctionOptions {
 
 /** Tasks a map makes at most when no chunkSize is given. */
 export const DEFAULT_MAX_MAP_TASKS = 1000;
+
+const started = (report: CallReport): Started => ({ job: report.job, existing: report.existing, report });
 
 /** `timeoutMs` bounds the whole call (the handle enforces it), not the submit request. */
 function withoutTimeout<T extends { timeoutMs?: number }>(o: T): Omit<T, 'timeoutMs'> {
@@ -58,7 +62,7 @@ export class FunctionsApi {
     }
     return new FunctionCall<Awaited<ReturnType<F>>>(
       this.#deps.conn,
-      (signal) => (early ? Promise.reject(early) : submitCall(this.#deps, module, exportName, 'run', [input!], { ...withoutTimeout(o), signal })),
+      (signal) => (early ? Promise.reject(early) : submitCall(this.#deps, module, exportName, 'run', [input!], { ...withoutTimeout(o), signal }).then(started)),
       o,
     );
   }
@@ -106,14 +110,33 @@ export class FunctionsApi {
         return submitCall(this.#deps, module, exportName, 'map', inputs, {
           ...withoutTimeout(rest),
           items: all.length,
+          chunkSize,
           ...(maxConcurrent ? { maxConcurrent } : {}),
           signal,
-        });
+        }).then(started);
       },
       o,
-      all.length,
-      chunkSize,
+      { items: all.length, chunkSize },
     );
+  }
+
+  /**
+   * The handle of a `run` call made earlier (by this process or another):
+   * wait for it and get its result, e.g. after the connection was lost while
+   * it ran. Results stay in the job dir until the job is removed.
+   */
+  attach<T = unknown>(jobId: string, o: CallOptions = {}): FunctionCall<T> {
+    return new FunctionCall<T>(this.#deps.conn, (signal) => this.#existing(jobId, signal), o);
+  }
+
+  /** The handle of an earlier `map` call: results in input order, as `map` gives them. */
+  attachMap<R = unknown>(jobId: string, o: CallOptions = {}): MapCall<R> {
+    return new MapCall<R>(this.#deps.conn, (signal) => this.#existing(jobId, signal), o, null);
+  }
+
+  async #existing(jobId: string, signal: AbortSignal): Promise<Started> {
+    const job = await this.#deps.conn.call(jobsGet, { id: jobId }, { signal });
+    return { job, existing: true, report: null };
   }
 }
 

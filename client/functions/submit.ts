@@ -11,6 +11,7 @@ import {
   type EnvLogChunk,
   type EnvSpec,
   type FunctionResultFile,
+  type FunctionResultsSummary,
   type JobInfo,
   type ParamsIn,
   type SchedulerName,
@@ -113,7 +114,7 @@ export async function submitCall(
   exportName: string,
   mode: 'run' | 'map',
   inputs: Uint8Array[],
-  o: FunctionOptions & { items?: number; maxConcurrent?: number },
+  o: FunctionOptions & { items?: number; chunkSize?: number; maxConcurrent?: number },
 ): Promise<CallReport> {
   const bundle = await d.bundles.get(module, { ...(o.external ? { external: o.external } : {}), ...(o.sourcemap === false ? { sourcemap: false } : {}) });
   const envSpec = envFor(o, bundle);
@@ -134,6 +135,7 @@ export async function submitCall(
     idempotencyKey: o.idempotencyKey ?? randomUUID(),
   };
   if (o.items !== undefined) params.items = o.items;
+  if (o.chunkSize !== undefined) params.chunkSize = o.chunkSize;
   if (o.maxConcurrent !== undefined) params.maxConcurrent = o.maxConcurrent;
   if (o.node) params.node = o.node;
   if (o.scheduler) params.scheduler = o.scheduler;
@@ -161,8 +163,13 @@ export async function submitCall(
   }
 }
 
-/** Outcomes of a finished call by task (`undefined` for run); a string says why a task has none. */
-export async function fetchResults(conn: Connection, jobId: string, o: CallOptions): Promise<Map<number | undefined, FunctionResultFile | string>> {
+/** Outcomes of a finished call by task (`undefined` for run; a string says why a task has none), and the call's record. */
+export interface FetchedResults {
+  results: Map<number | undefined, FunctionResultFile | string>;
+  summary: FunctionResultsSummary | null;
+}
+
+export async function fetchResults(conn: Connection, jobId: string, o: CallOptions): Promise<FetchedResults> {
   const out = new Map<number | undefined, FunctionResultFile | string>();
   const parts = new Map<number | undefined, Uint8Array[]>();
   const s = conn.stream(functionsResults, { id: jobId }, { ...callOpts(o), timeoutMs: 0 });
@@ -179,6 +186,5 @@ export async function fetchResults(conn: Connection, jobId: string, o: CallOptio
       out.set(c.task, decodeValue(list.length === 1 ? list[0]! : Buffer.concat(list)) as FunctionResultFile);
     }
   }
-  await s.result;
-  return out;
+  return { results: out, summary: await s.result };
 }

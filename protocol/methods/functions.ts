@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot';
 import { stream, unary, returns } from '../method.js';
-import type { FunctionResultChunk, FunctionSubmitResult } from '../types/functions.js';
+import type { FunctionResultChunk, FunctionResultsSummary, FunctionSubmitResult } from '../types/functions.js';
 import { JobSpecObject, Scheduler } from './jobs.js';
 
 /** Tasks one call may have (a map over more items puts several in each task). */
@@ -49,8 +49,9 @@ export const functionsSubmit = unary(
     exportName: ExportName,
     mode: v.picklist(['run', 'map'], "mode must be 'run' or 'map'"),
     inputs: v.pipe(v.array(Input), v.minLength(1, 'inputs must not be empty'), v.maxLength(MAX_FUNCTION_TASKS, `at most ${MAX_FUNCTION_TASKS} tasks`)),
-    /** Items in all (map), for the record. */
+    /** Items in all, and per task (map): recorded, so a client can rebuild the results' order later (attach). */
     items: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    chunkSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     /** Array tasks running at once (map); 0 = no limit. */
     maxConcurrent: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 0),
     job: v.optional(FunctionJobSchema, {}),
@@ -74,5 +75,5 @@ export const functionsResults = stream(
     graceMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(120_000)), 10_000),
   }),
   returns<FunctionResultChunk>(),
-  returns<{ tasks: number; missing: number }>(),
+  returns<FunctionResultsSummary>(),
 );

@@ -33,3 +33,14 @@ export interface FunctionResultFile {
   host?: string;
   durationMs?: number;
 }
+
+/** What functions.results ends with: the call's own record. */
+export interface FunctionResultsSummary {
+  tasks: number;
+  /** Tasks reported `missing`. */
+  missing: number;
+  mode: 'run' | 'map';
+  /** Items in all and per task (map); null for run or a record that did not say. */
+  items: number | null;
+  chunkSize: number | null;
+}

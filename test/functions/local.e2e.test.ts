@@ -5,7 +5,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from 'vitest';
-import { localEnv } from '../support/local-agent.js';
+import { isAlive, localEnv } from '../support/local-agent.js';
+import { until } from '../jobs/support.js';
 import { defineFunctionsSuite } from './suite.js';
 
 describe('functions on the local scheduler', () => {
@@ -22,6 +23,11 @@ describe('functions on the local scheduler', () => {
         } catch {
           return 0;
         }
+      },
+      async killAgent() {
+        const pid = env.lockPid()!;
+        process.kill(pid, 'SIGKILL');
+        await until('the agent to die', () => !isAlive(pid), 10_000, 50);
       },
       cleanup: () => env.cleanup(),
     };

@@ -19,6 +19,10 @@ describeBed('functions on real Slurm', reason, () => {
       scratch: join(agent.root, 'scratch'),
       connect: () => agent.connect(),
       submissions: async (c) => (await c.jobs.stats()).calls.sbatch ?? 0,
+      async killAgent() {
+        await agent.kill9();
+        await agent.start();
+      },
       cleanup: () => agent.cleanup(),
     };
   });

@@ -6,7 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Cluster } from '../../client/cluster.js';
-import { FunctionJobError, MapError, ValueError } from '../../client/index.js';
+import { ConnectionError, FunctionJobError, MapError, ValueError } from '../../client/index.js';
 import type { SchedulerName } from '../../protocol/index.js';
 import { makeFixture, type FunctionsFixture } from './fixture.js';
 
@@ -17,6 +17,8 @@ export interface FunctionsBed {
   scratch: string;
   /** Submissions the scheduler has received so far (sbatch calls; local: jobs in the local queue). */
   submissions(c: Cluster): Promise<number>;
+  /** kill -9 the agent (its jobs go on); the next connect starts a new one. */
+  killAgent(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -184,6 +186,30 @@ export function defineFunctionsSuite(setup: () => Promise<FunctionsBed>): void {
     const final = job.state === 'CANCELLED' ? job : await c.jobs.job(job.id).wait({ timeoutMs: 60_000 });
     expect(final.state).toBe('CANCELLED');
   }, 90_000);
+
+  it('keeps the result when the agent dies mid-call: the call says how to attach, attach() gets it', async () => {
+    const mine = await bed.connect();
+    const call = mine.run<Work['sleepy']>(work, 'sleepy', [1500], o());
+    for await (const ev of call) {
+      expect(ev.data).toBe('started');
+      break;
+    }
+    const id = call.job!.id;
+    await bed.killAgent();
+    const err = await call.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectionError);
+    expect(String(err)).toContain(`attach('${id}')`);
+    await mine.close();
+    // The suite's own connection went with the agent too: later tests use the new one.
+    await c.close();
+    c = await bed.connect();
+    expect(await c.functions.attach<string>(id)).toBe('woke');
+    const m = c.map<Work['echo']>(work, 'echo', ['x', 'y', 'z'], { ...o(), chunkSize: 2 });
+    expect(await m).toEqual(['x', 'y', 'z']);
+    const mapId = (await m.submitted)!.job.id;
+    expect(await c.functions.attachMap<string>(mapId)).toEqual(['x', 'y', 'z']);
+    await expect(c.functions.attach(mapId)).rejects.toThrow(/is a map call/);
+  }, 120_000);
 
   it('reports a job that died without writing a result as FunctionJobError, with its state and stderr', async () => {
     const err = await c.run<Work['exitsEarly']>(work, 'exitsEarly', [], o()).catch((e: unknown) => e);
