@@ -42,6 +42,19 @@ describeSsh('ssh e2e: functions', () => {
     expect(events.sort()).toEqual([0, 1, 2]);
   }, 120_000);
 
+  it('keeps waiting through an agent restart: the call still resolves with its result', async () => {
+    const call = c.run<typeof Work.sleepy>(pathToFileURL(fx.work), 'sleepy', [2000], { scheduler: 'local' });
+    for await (const ev of call) {
+      expect(ev.data).toBe('started');
+      break;
+    }
+    const pid = (await c.info()).pid;
+    expect((await box.sh(`kill -9 ${pid} && echo killed`)).stdout).toContain('killed');
+    // The SSH connection reconnects (a new agent adopts the running job); the call waits on.
+    expect(await call).toBe('woke');
+    expect((await c.info()).pid).not.toBe(pid);
+  }, 120_000);
+
   it('brings the remote exception back through the exec bridge too', async () => {
     const bridged = await connect(login('noforward'), box.opts());
     try {
