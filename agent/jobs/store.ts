@@ -11,7 +11,7 @@
  * Ids are sortable by submission time: base-36 milliseconds + 4 random chars.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { JobState, NormalizedJobSpec, SchedulerName, TaskInfo } from '../../protocol/index.js';
@@ -24,26 +24,8 @@ export function readJson<T>(path: string): T | null {
   }
 }
 
-let tmpSeq = 0;
-/** Write a file so readers see the old or the new content, never a torn one. */
-export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, JSON.stringify(value));
-}
-
-export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
-  const tmp = `${path}.tmp.${process.pid}.${++tmpSeq}`;
-  writeFileSync(tmp, data, { mode });
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* gone */
-    }
-    throw err;
-  }
-}
+export { writeFileAtomic, writeJsonAtomic } from '../atomic-file.js';
+import { writeJsonAtomic } from '../atomic-file.js';
 
 /** One submission of a job: a plain job, or one chunk of a (split) array. */
 export interface Chunk {
@@ -137,7 +119,7 @@ export class JobStore {
    */
   claimKey(hash: string, id: string): string | null {
     const path = join(this.#keys, hash);
-    const tmp = `${path}.tmp.${process.pid}.${++tmpSeq}`;
+    const tmp = `${path}.tmp.${process.pid}.${randomBytes(4).toString('hex')}`;
     writeFileSync(tmp, id, { mode: 0o600 });
     try {
       linkSync(tmp, path);

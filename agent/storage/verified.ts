@@ -16,9 +16,9 @@
  * Written with temp + rename: readers see the old or the new file. Last
  * writer wins; no lock (flock hangs on some NFS/GPFS mounts).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
 import type { PlacementInUse, StoragePlacement, StorageVerification } from '../../protocol/index.js';
 
 /** The placement a verification chose, with what it knew about the root. */
@@ -62,19 +62,7 @@ export function updateCache(root: string, change: (f: CacheFile) => void): void 
   const f = readCache(root);
   change(f);
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const path = storageCachePath(root);
-  const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(tmp, JSON.stringify(f, null, 2) + '\n', { mode: 0o600 });
-  try {
-    renameSync(tmp, path);
-  } catch (err) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* gone */
-    }
-    throw err;
-  }
+  writeFileAtomic(storageCachePath(root), JSON.stringify(f, null, 2) + '\n');
 }
 
 export function readVerifications(root: string): Map<string, StorageVerification> {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { candidates, choosePlacement } from '../../agent/storage/detect.js';
 import { guessShared, mountFor, parseMountinfo, parseMountinfoLine } from '../../agent/storage/mountinfo.js';
 import { parseLfsQuota, parseQuotaW } from '../../agent/storage/quota.js';
-import type { StorageLocation } from '../../protocol/index.js';
+import { location } from './location.js';
 
 const fixture = (name: string) => parseMountinfo(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'mountinfo', name), 'utf8'));
 
@@ -108,49 +108,24 @@ describe('candidate locations', () => {
   });
 });
 
-function loc(kind: StorageLocation['kind'], path: string, shared: boolean | null, verified = false): StorageLocation {
-  return {
-    kind,
-    path,
-    from: path,
-    realPath: path,
-    exists: true,
-    mountPoint: path,
-    fsType: shared ? 'lustre' : 'ext4',
-    source: 'x',
-    totalBytes: 1,
-    freeBytes: 1,
-    availBytes: 1,
-    totalFiles: 1,
-    freeFiles: 1,
-    quota: null,
-    quotaReason: null,
-    shared,
-    sharedReason: 'test',
-    verified,
-    verifiedAt: verified ? 1 : null,
-    error: null,
-  };
-}
-
 describe('placement of job files', () => {
   it('uses the root when it is guessed shared', () => {
-    const p = choosePlacement('/home/a/.clustrix', [loc('clustrix-root', '/home/a/.clustrix', true)]);
+    const p = choosePlacement('/home/a/.clustrix', [location('clustrix-root', '/home/a/.clustrix', true)]);
     expect(p).toMatchObject({ base: '/home/a/.clustrix', basis: 'guessed-shared', jobs: '/home/a/.clustrix/jobs', envs: '/home/a/.clustrix/envs' });
   });
   it('prefers a verified-shared location over a root that is not shared', () => {
-    const p = choosePlacement('/r', [loc('clustrix-root', '/r', false), loc('scratch', '/s', true), loc('work', '/w', true, true)]);
+    const p = choosePlacement('/r', [location('clustrix-root', '/r', false), location('scratch', '/s', true), location('work', '/w', true, true)]);
     expect(p).toMatchObject({ base: '/w/.clustrix', basis: 'verified-shared' });
   });
   it('falls back to a guessed-shared location, then to the root marked local', () => {
-    expect(choosePlacement('/r', [loc('clustrix-root', '/r', false), loc('scratch', '/s', true)])).toMatchObject({
+    expect(choosePlacement('/r', [location('clustrix-root', '/r', false), location('scratch', '/s', true)])).toMatchObject({
       base: '/s/.clustrix',
       basis: 'guessed-shared',
     });
-    expect(choosePlacement('/r', [loc('clustrix-root', '/r', false), loc('tmp', '/tmp', false)])).toMatchObject({ base: '/r', basis: 'local' });
+    expect(choosePlacement('/r', [location('clustrix-root', '/r', false), location('tmp', '/tmp', false)])).toMatchObject({ base: '/r', basis: 'local' });
   });
   it('says verified-shared when the root itself was verified', () => {
-    expect(choosePlacement('/r', [loc('clustrix-root', '/r', true, true)]).basis).toBe('verified-shared');
+    expect(choosePlacement('/r', [location('clustrix-root', '/r', true, true)]).basis).toBe('verified-shared');
   });
 });
 

@@ -9,36 +9,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { choosePlacement } from '../../agent/storage/detect.js';
 import { savePlacement, writeVerifications } from '../../agent/storage/verified.js';
-import type { StorageLocation } from '../../protocol/index.js';
 import { localEnv, type LocalEnv } from '../support/local-agent.js';
+import { location } from './location.js';
 
 let env: LocalEnv;
 afterEach(async () => env?.cleanup());
-
-function verified(kind: StorageLocation['kind'], path: string, shared: boolean): StorageLocation {
-  return {
-    kind,
-    path,
-    from: path,
-    realPath: path,
-    exists: true,
-    mountPoint: '/',
-    fsType: 'nfs',
-    source: null,
-    totalBytes: null,
-    freeBytes: null,
-    availBytes: null,
-    totalFiles: null,
-    freeFiles: null,
-    quota: null,
-    quotaReason: null,
-    shared,
-    sharedReason: '',
-    verified: true,
-    verifiedAt: 1,
-    error: null,
-  };
-}
 
 describe('placement used by the agent', () => {
   it('puts job dirs and environments in the verified-shared location when the root is verified not shared', async () => {
@@ -52,7 +27,7 @@ describe('placement used by the agent', () => {
       { path: root, mountPoint: mount, shared: false, verifiedAt: Date.now(), evidence: 'test: root not shared' },
       { path: realpathSync(scratch), mountPoint: mount, shared: true, verifiedAt: Date.now(), evidence: 'test: scratch shared' },
     ]);
-    const p = choosePlacement(root, [verified('clustrix-root', root, false), verified('scratch', realpathSync(scratch), true)]);
+    const p = choosePlacement(root, [location('clustrix-root', root, false, true), location('scratch', realpathSync(scratch), true, true)]);
     savePlacement(root, { ...p, decidedAt: Date.now(), rootShared: false });
     const placed = join(realpathSync(scratch), '.clustrix');
 

@@ -11,7 +11,7 @@ import { choosePlacement } from '../../agent/storage/detect.js';
 import { mountFor, parseMountinfo } from '../../agent/storage/mountinfo.js';
 import { resolvePlacement } from '../../agent/storage/placement.js';
 import { readCache, savePlacement, writeVerifications } from '../../agent/storage/verified.js';
-import type { StorageLocation } from '../../protocol/index.js';
+import { location } from './location.js';
 
 let base: string;
 let root: string;
@@ -31,34 +31,9 @@ function verify(path: string, shared: boolean): void {
   writeVerifications(root, [{ path, mountPoint: mountOf(path), shared, verifiedAt: Date.now(), evidence: 'test' }]);
 }
 
-function loc(kind: StorageLocation['kind'], path: string, shared: boolean, verified: boolean): StorageLocation {
-  return {
-    kind,
-    path,
-    from: path,
-    realPath: path,
-    exists: true,
-    mountPoint: '/',
-    fsType: 'nfs',
-    source: null,
-    totalBytes: null,
-    freeBytes: null,
-    availBytes: null,
-    totalFiles: null,
-    freeFiles: null,
-    quota: null,
-    quotaReason: null,
-    shared,
-    sharedReason: '',
-    verified,
-    verifiedAt: verified ? 1 : null,
-    error: null,
-  };
-}
-
 /** What storage.verify saves when the root is not shared and `scratch` is. */
 function chooseScratch(): void {
-  const p = choosePlacement(root, [loc('clustrix-root', root, false, true), loc('scratch', scratch, true, true)]);
+  const p = choosePlacement(root, [location('clustrix-root', root, false, true), location('scratch', scratch, true, true)]);
   expect(p.basis).toBe('verified-shared');
   savePlacement(root, { ...p, decidedAt: Date.now(), rootShared: false });
 }
