@@ -3,33 +3,45 @@
  * `streamBatchEntries` entries or `streamFlushMs` after its first entry,
  * whichever comes first, so huge walks travel in few frames and the first
  * results of a slow walk (a hung NFS directory, say) still arrive quickly.
+ *
+ * What a batch looks like is up to its buffer: an array of entries (ls), or
+ * columns built without an object per entry (find, glob: FindBatchWriter).
  */
 import type { StreamContext } from './registry.js';
 
-export class Batcher<T> {
-  #batch: T[] = [];
+/** Where entries accumulate until a batch is sent. */
+export interface BatchBuffer<C> {
+  readonly length: number;
+  /** The batch so far; the buffer starts a new one. */
+  take(): C;
+  clear(): void;
+}
+
+export class StreamBatcher<C> {
+  readonly buffer: BatchBuffer<C>;
   #timer: NodeJS.Timeout | null = null;
   /** A timer-driven send still waiting for window credit. */
   #sending: Promise<void> | null = null;
-  readonly #ctx: StreamContext<T[]>;
+  readonly #ctx: StreamContext<C>;
   readonly #max: number;
   readonly #flushMs: number;
 
-  constructor(ctx: StreamContext<T[]>, max = ctx.limits.streamBatchEntries, flushMs = ctx.limits.streamFlushMs) {
+  constructor(ctx: StreamContext<C>, buffer: BatchBuffer<C>, max = ctx.limits.streamBatchEntries, flushMs = ctx.limits.streamFlushMs) {
     this.#ctx = ctx;
+    this.buffer = buffer;
     this.#max = max;
     this.#flushMs = flushMs;
   }
 
   /**
-   * Add one entry. Returns a promise only when the caller must wait (a full
-   * batch is waiting for window credit); otherwise undefined, so hot loops
-   * avoid an await per entry.
+   * Call after adding one entry to the buffer. Returns a promise only when
+   * the caller must wait (a full batch is waiting for window credit);
+   * otherwise undefined, so hot loops avoid an await per entry.
    */
-  push(entry: T): Promise<void> | undefined {
-    this.#batch.push(entry);
-    if (this.#batch.length >= this.#max) return this.flush();
-    if (this.#batch.length === 1 && this.#timer === null) {
+  added(): Promise<void> | undefined {
+    const n = this.buffer.length;
+    if (n >= this.#max) return this.flush();
+    if (n === 1 && this.#timer === null) {
       this.#timer = setTimeout(() => {
         this.#timer = null;
         const p = this.flush();
@@ -48,10 +60,8 @@ export class Batcher<T> {
       this.#timer = null;
     }
     if (this.#sending) await this.#sending;
-    if (this.#batch.length === 0) return;
-    const batch = this.#batch;
-    this.#batch = [];
-    const p = this.#ctx.send(batch);
+    if (this.buffer.length === 0) return;
+    const p = this.#ctx.send(this.buffer.take());
     this.#sending = p;
     try {
       await p;
@@ -64,10 +74,42 @@ export class Batcher<T> {
   dispose(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    this.#batch = [];
+    this.buffer.clear();
   }
 
   get pending(): number {
-    return this.#batch.length;
+    return this.buffer.length;
+  }
+}
+
+class ArrayBatch<T> implements BatchBuffer<T[]> {
+  items: T[] = [];
+  get length(): number {
+    return this.items.length;
+  }
+  take(): T[] {
+    const b = this.items;
+    this.items = [];
+    return b;
+  }
+  clear(): void {
+    this.items = [];
+  }
+}
+
+/** A batcher of plain entry arrays. */
+export class Batcher<T> extends StreamBatcher<T[]> {
+  readonly #items: ArrayBatch<T>;
+
+  constructor(ctx: StreamContext<T[]>, max?: number, flushMs?: number) {
+    const items = new ArrayBatch<T>();
+    super(ctx, items, max, flushMs);
+    this.#items = items;
+  }
+
+  /** Add one entry; see added(). */
+  push(entry: T): Promise<void> | undefined {
+    this.#items.items.push(entry);
+    return this.added();
   }
 }

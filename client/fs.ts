@@ -3,6 +3,7 @@
  * one stream); every method takes `{ signal, timeoutMs }`.
  */
 import { createHash } from 'node:crypto';
+import { readFindBatch } from '../protocol/find-batch.js';
 import * as m from '../protocol/methods/fs.js';
 import type { CountResult, DirEntry, DuResult, FileInfo, FindEntry, ParamsIn, PathArg, ReadSummary, WalkProgress, WalkSummary } from '../protocol/index.js';
 import type { CallOptions, Connection, RemoteStream } from './connection.js';
@@ -28,21 +29,66 @@ function split<T extends CallOptions>(o: T | undefined): [Omit<T, 'signal' | 'ti
   return [rest, call];
 }
 
-function flatten<E, R>(s: RemoteStream<E[], R>): EntryStream<E, R> {
+/**
+ * Entries one at a time out of a stream of batches. Written out rather than
+ * as an async generator: `yield*` over each batch costs several promise
+ * turns per entry, and a walk yields hundreds of thousands (measured: 120 ms
+ * vs 20 ms for 200k entries).
+ */
+class EntryIterator<C, E> implements AsyncIterator<E> {
+  readonly #batches: AsyncIterator<C>;
+  readonly #decode: (c: C) => E[];
+  #cur: E[] = [];
+  #i = 0;
+
+  constructor(batches: AsyncIterator<C>, decode: (c: C) => E[]) {
+    this.#batches = batches;
+    this.#decode = decode;
+  }
+
+  next(): Promise<IteratorResult<E>> {
+    if (this.#i < this.#cur.length) return Promise.resolve({ done: false, value: this.#cur[this.#i++]! });
+    return this.#nextBatch();
+  }
+
+  async return(): Promise<IteratorResult<E>> {
+    this.#cur = [];
+    // Ends the stream's own iterator, which cancels the call on the agent if it is still running.
+    await this.#batches.return?.();
+    return { done: true, value: undefined };
+  }
+
+  async #nextBatch(): Promise<IteratorResult<E>> {
+    for (;;) {
+      const r = await this.#batches.next();
+      if (r.done) return { done: true, value: undefined };
+      try {
+        this.#cur = this.#decode(r.value);
+      } catch (err) {
+        await this.#batches.return?.();
+        throw err;
+      }
+      this.#i = 0;
+      if (this.#cur.length > 0) return { done: false, value: this.#cur[this.#i++]! };
+    }
+  }
+}
+
+function entries<C, E, R>(s: RemoteStream<C, R>, decode: (c: C) => E[]): EntryStream<E, R> {
   return {
     result: s.result,
     cancel: () => s.cancel(),
-    async *[Symbol.asyncIterator]() {
-      for await (const batch of s) yield* batch;
-    },
+    [Symbol.asyncIterator]: () => new EntryIterator(s[Symbol.asyncIterator](), decode),
     async toArray() {
       const out: E[] = [];
-      for await (const batch of s) for (const e of batch) out.push(e);
+      for await (const batch of s) for (const e of decode(batch)) out.push(e);
       await s.result;
       return out;
     },
   };
 }
+
+const asIs = <E>(batch: E[]): E[] => batch;
 
 async function drainProgress<R>(s: RemoteStream<WalkProgress, R>, onProgress?: (p: WalkProgress) => void): Promise<R> {
   for await (const p of s) onProgress?.(p);
@@ -91,18 +137,18 @@ export class FsApi {
   }
   lsStream(path: PathArg, o?: Omit<ParamsIn<typeof m.fsLs>, 'path'> & CallOptions): EntryStream<DirEntry, { count: number }> {
     const [p, call] = split(o);
-    return flatten(this.#c.stream(m.fsLs, { path, ...p }, call));
+    return entries(this.#c.stream(m.fsLs, { path, ...p }, call), asIs);
   }
 
   /** Walk a tree like GNU find. `for await (const e of cluster.fs.find(root, { name: '*.log' }))`. */
   find(root: PathArg, o?: FindOptions): EntryStream<FindEntry, WalkSummary> {
     const [p, call] = split(o);
-    return flatten(this.#c.stream(m.fsFind, { root, ...p }, call));
+    return entries(this.#c.stream(m.fsFind, { root, ...p }, call), readFindBatch);
   }
 
   glob(pattern: string, o?: GlobOptions): EntryStream<FindEntry, WalkSummary> {
     const [p, call] = split(o);
-    return flatten(this.#c.stream(m.fsGlob, { pattern, ...p }, call));
+    return entries(this.#c.stream(m.fsGlob, { pattern, ...p }, call), readFindBatch);
   }
 
   du(path: PathArg, o?: Omit<ParamsIn<typeof m.fsDu>, 'path'> & CallOptions & { onProgress?: (p: WalkProgress) => void }): Promise<DuResult> {

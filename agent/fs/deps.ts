@@ -1,4 +1,5 @@
 /** What every fs handler gets from registerFsHandlers. */
+import type { FsThreads } from './fs-threads.js';
 import type { Owners } from './owners.js';
 
 export interface FsDeps {
@@ -6,4 +7,6 @@ export interface FsDeps {
   home: string;
   /** uid/gid → names, shared by all requests so the cache pays off. */
   owners: Owners;
+  /** Where walks and statMany run their readdir/stat batches. */
+  threads: FsThreads;
 }

@@ -34,6 +34,7 @@ export function registerDu(registry: Registry, deps: FsDeps): void {
       statAll: true,
       signal: ctx.signal,
       timeLimitMs: p.timeLimitMs ?? ctx.limits.walkTimeLimitMs,
+      threads: deps.threads,
       what: 'fs.du',
       onEntry(e) {
         const st = e.stats!;

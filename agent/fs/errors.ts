@@ -89,3 +89,8 @@ export async function attempt<T>(op: string, path: FsPath, fn: () => Promise<T>)
     throw fsError(err, op, path);
   }
 }
+
+/** The wire error of a call that failed on an fs thread ([code, message, syscall], see fs-threads.ts). */
+export function threadWireError([code, message, syscall]: readonly [string, string, string], path: FsPath): WireError {
+  return fsWireError(Object.assign(new Error(message || code), { code }), syscall, path);
+}

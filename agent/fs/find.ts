@@ -10,8 +10,8 @@
  * - `limit`: the walk stops at the first match past the limit, so
  *   `truncated` is true only when there really was more.
  */
-import { fsCount, fsFind, type CountResult, type FindEntry, type WalkSummary } from '../../protocol/index.js';
-import { Batcher } from '../batcher.js';
+import { FindBatchWriter, fsCount, fsFind, type CountResult, type EntryStat, type WalkSummary } from '../../protocol/index.js';
+import { StreamBatcher } from '../batcher.js';
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
 import { compileFilter } from './filters.js';
@@ -19,7 +19,7 @@ import { assignStat } from './info.js';
 import { compileFnmatch } from './match.js';
 import { resolvePath } from './paths.js';
 import { startProgress } from './progress.js';
-import { walk, type WalkErrorEntry } from './walk.js';
+import { walk } from './walk.js';
 
 interface WalkParams {
   root: string | Uint8Array;
@@ -36,12 +36,6 @@ function pruner(patterns: string[] | undefined): ((name: string) => boolean) | u
   return (name) => ms.some((m) => m(name));
 }
 
-function errorEntry(e: WalkErrorEntry): FindEntry {
-  const out: FindEntry = { path: e.path, type: e.type, depth: e.depth, error: e.error };
-  if (e.raw) out.raw = e.raw;
-  return out;
-}
-
 export function registerFind(registry: Registry, deps: FsDeps): void {
   const walkOpts = (p: WalkParams, signal: AbortSignal, defaultLimitMs: number) => ({
     root: resolvePath(p.root, deps.home),
@@ -51,13 +45,15 @@ export function registerFind(registry: Registry, deps: FsDeps): void {
     prune: pruner(p.prune),
     signal,
     timeLimitMs: p.timeLimitMs ?? defaultLimitMs,
+    threads: deps.threads,
   });
 
   registry.stream(fsFind, async (p, ctx): Promise<WalkSummary> => {
     const started = Date.now();
     const filter = compileFilter(p);
     const limit = p.limit;
-    const batcher = new Batcher<FindEntry>(ctx);
+    const out = new FindBatchWriter();
+    const batcher = new StreamBatcher(ctx, out);
     let matched = 0;
     let truncated = false;
     const w = walk({
@@ -72,16 +68,23 @@ export function registerFind(registry: Registry, deps: FsDeps): void {
           return;
         }
         matched++;
-        const out: FindEntry = { path: e.path, type: e.type, depth: e.depth };
-        if (e.raw) out.raw = e.raw;
         if (p.stat && e.stats) {
-          assignStat(out, e.stats);
-          const names = deps.owners.fill(out);
-          if (names) return names.then(() => batcher.push(out));
-        }
-        return batcher.push(out);
+          const st: EntryStat = assignStat({}, e.stats);
+          const names = deps.owners.fill(st);
+          if (names) {
+            return names.then(() => {
+              out.add(e.path, e.type, e.depth, e.raw, undefined, st);
+              return batcher.added();
+            });
+          }
+          out.add(e.path, e.type, e.depth, e.raw, undefined, st);
+        } else out.add(e.path, e.type, e.depth, e.raw);
+        return batcher.added();
       },
-      onError: (e) => batcher.push(errorEntry(e)),
+      onError(e) {
+        out.add(e.path, e.type, e.depth, e.raw, e.error);
+        return batcher.added();
+      },
     });
     let res;
     try {

@@ -17,8 +17,8 @@
  *   directories are skipped silently like bash, and counted in `errors`.
  */
 import { lstat, stat } from 'node:fs/promises';
-import { ProtocolError, fsGlob, type FileType, type FindEntry, type WalkSummary } from '../../protocol/index.js';
-import { Batcher } from '../batcher.js';
+import { FindBatchWriter, ProtocolError, fsGlob, type FileType, type FindEntry, type WalkSummary } from '../../protocol/index.js';
+import { StreamBatcher } from '../batcher.js';
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
 import { readEntries, type NamedEntry } from './dirents.js';
@@ -64,7 +64,8 @@ export function registerGlob(registry: Registry, deps: FsDeps): void {
     const base: Place = absolute
       ? { io: '/', shown: '/', raw: undefined, depth: 0 }
       : { io: p.cwd === undefined ? deps.home : resolvePath(p.cwd, deps.home).io, shown: '', raw: undefined, depth: 0 };
-    const batcher = new Batcher<FindEntry>(ctx);
+    const out = new FindBatchWriter();
+    const batcher = new StreamBatcher(ctx, out);
     const limit = p.limit;
     let matched = 0;
     let visited = 0;
@@ -109,7 +110,8 @@ export function registerGlob(registry: Registry, deps: FsDeps): void {
       const withSlash = (dirOnly || slash) && !at.shown.endsWith('/');
       const entry: FindEntry = { path: withSlash ? `${at.shown}/` : at.shown, type, depth: at.depth };
       if (at.raw) entry.raw = withSlash ? Buffer.concat([at.raw, Buffer.from('/')]) : at.raw;
-      const wait = batcher.push(entry);
+      out.addEntry(entry);
+      const wait = batcher.added();
       if (wait) await wait;
     };
 

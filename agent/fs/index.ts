@@ -9,16 +9,17 @@
  * match.ts (fnmatch), read-write.ts, upload.ts, mutate.ts; names.ts keeps
  * non-UTF-8 names exact, errors.ts maps errno errors, owners.ts names uids.
  *
- * Deployment note: walks keep up to 16 fs calls in flight on libuv's
- * threadpool (4 threads unless UV_THREADPOOL_SIZE says otherwise). A hung NFS
- * server holds threads, not the event loop; the agent entry may raise
- * UV_THREADPOOL_SIZE before the first fs call so that a few hung calls cannot
- * starve every other client.
+ * Deployment note: walks and statMany run their readdir/stat calls in
+ * batches on the agent's fs threads (fs-threads.ts: up to 4 worker threads,
+ * started on demand, gone when idle); everything else uses libuv's threadpool
+ * (4 threads unless UV_THREADPOOL_SIZE says otherwise). A hung NFS server
+ * holds threads, not the event loop.
  */
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
 import { registerDu } from './du.js';
 import { registerFind } from './find.js';
+import { fsThreads, type FsThreads } from './fs-threads.js';
 import { registerGlob } from './glob.js';
 import { registerLs } from './ls.js';
 import { registerMutate } from './mutate.js';
@@ -33,10 +34,12 @@ export interface FsHandlerOptions {
   home: string;
   /** Name lookup (tests inject one with fixed files). Default: /etc/passwd, /etc/group, then getent. */
   owners?: Owners;
+  /** The fs threads walks and statMany use (tests inject one). Default: the agent's shared pool. */
+  threads?: FsThreads;
 }
 
 export function registerFsHandlers(registry: Registry, opts: FsHandlerOptions): void {
-  const deps: FsDeps = { home: opts.home, owners: opts.owners ?? new Owners() };
+  const deps: FsDeps = { home: opts.home, owners: opts.owners ?? new Owners(), threads: opts.threads ?? fsThreads() };
   registerStat(registry, deps);
   registerStatMany(registry, deps);
   registerLs(registry, deps);
@@ -49,3 +52,4 @@ export function registerFsHandlers(registry: Registry, opts: FsHandlerOptions): 
 }
 
 export { Owners } from './owners.js';
+export { FsThreads } from './fs-threads.js';

@@ -1,6 +1,40 @@
-/** fs.Stats and fs.Dirent → the protocol's FileInfo fields and FileType. */
-import type { Dirent, Stats } from 'node:fs';
+/** fs.Stats, fs-thread stat answers and fs.Dirent → the protocol's FileInfo fields and FileType. */
+import type { Dirent } from 'node:fs';
 import type { FileInfo, FileType } from '../../protocol/index.js';
+import { STAT_FIELDS } from './fs-thread-code.js';
+
+/** The stat(2) numbers the handlers use. fs.Stats has them all; fs threads answer with just these. */
+export interface StatRecord {
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  size: number;
+  blocks: number;
+  ino: number;
+  dev: number;
+  mtimeMs: number;
+  atimeMs: number;
+  ctimeMs: number;
+}
+
+/** The record at slot `i` of an fs-thread stat answer (see fs-thread-code.ts for the order). */
+export function statRecordAt(st: Float64Array, i: number): StatRecord {
+  const o = i * STAT_FIELDS;
+  return {
+    mode: st[o]!,
+    nlink: st[o + 1]!,
+    uid: st[o + 2]!,
+    gid: st[o + 3]!,
+    size: st[o + 4]!,
+    blocks: st[o + 5]!,
+    ino: st[o + 6]!,
+    dev: st[o + 7]!,
+    mtimeMs: st[o + 8]!,
+    atimeMs: st[o + 9]!,
+    ctimeMs: st[o + 10]!,
+  };
+}
 
 const S_IFMT = 0o170000;
 const TYPES: Record<number, FileType> = {
@@ -44,7 +78,7 @@ export function typeOfDirent(
 /** The stat fields of FileInfo (no names, no symlink target). */
 export type StatFields = Omit<FileInfo, 'owner' | 'group' | 'target' | 'targetRaw'>;
 
-export function statFields(st: Stats): StatFields {
+export function statFields(st: StatRecord): StatFields {
   return {
     type: typeOfMode(st.mode),
     size: st.size,
@@ -62,7 +96,7 @@ export function statFields(st: Stats): StatFields {
 }
 
 /** Copy the stat fields onto an entry object (find/ls entries carry them flat). */
-export function assignStat<T extends object>(target: T, st: Stats): T & Omit<StatFields, 'type'> {
+export function assignStat<T extends object>(target: T, st: StatRecord): T & Omit<StatFields, 'type'> {
   const t = target as T & Omit<StatFields, 'type'>;
   t.size = st.size;
   t.blocks = st.blocks;

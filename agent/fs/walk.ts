@@ -4,33 +4,35 @@
  * Shaped by the login node it runs on (see HPC-FIELD-NOTES "Login nodes are
  * policed") and by the goal of keeping up with GNU find:
  *
- * - One process, async fs on the libuv threadpool, at most `concurrency`
- *   readdir/stat calls in flight. A hung NFS directory holds one call, not the
- *   event loop every other client's request needs.
- * - Callback fs API and a pump loop, not promises: a walk is hundreds of
- *   thousands of completions and the per-promise cost shows. readdir (one
- *   scandir per directory, one threadpool trip) rather than opendir (a trip
- *   per slice plus a promise per entry): 190 ms vs 930 ms on 200k entries.
- * - No stat unless someone needs it: d_type from readdir gives the type; stat
- *   only for filters/fields that need it (`statAll`), symlinks and dirs under
+ * - One process. The readdir and stat calls run synchronously, in batches, on
+ *   the agent's fs threads (fs-threads.ts): a job of several directories or
+ *   a few hundred stats is one hand-off, where the libuv threadpool costs a
+ *   hand-off (and a callback, and a Stats object) per call. At most
+ *   `concurrency` jobs per walk are queued or running, so the thread always
+ *   has the next one ready. A hung NFS directory holds one fs thread, never
+ *   the event loop or the threadpool every other request uses.
+ * - readdir returns d_type, so the type is known without stat; stat only for
+ *   filters/fields that need it (`statAll`), symlinks and dirs under
  *   `follow`, dirs under `xdev`, and entries whose d_type is unknown.
  * - Bounded memory: pending directories sit on a LIFO stack (depth first, so
  *   it holds about depth × fan-out paths, never the tree), entries leave
  *   through `onEntry` as soon as they are known, and when `onEntry` returns a
- *   promise (the batcher is waiting for window credit) no new I/O starts until
- *   it settles. One directory is read whole (readdir), so one directory of N
- *   entries costs O(N) for a moment; a tree never does.
+ *   promise (the batcher is waiting for window credit) no new job starts until
+ *   it settles. One directory is read whole, so one directory of N entries
+ *   costs O(N) for a moment; a tree never does.
  * - Names never lose bytes (see names.ts): a directory with a name Node had to
- *   decode lossily is read again as bytes, and everything below a name that is
+ *   decode lossily comes back as bytes, and everything below a name that is
  *   not UTF-8 is walked with Buffer paths.
  * - Cancellation (signal) and the time limit stop the walk at once: no new
- *   I/O is started, completions still in flight are ignored.
+ *   job is started, jobs still queued are dropped, answers in flight are
+ *   ignored.
  */
-import fs, { type Dirent, type Stats } from 'node:fs';
-import { ProtocolError, type FileType, type WireError } from '../../protocol/index.js';
-import { fsError, fsWireError } from './errors.js';
-import { typeOfDirent, typeOfMode } from './info.js';
-import { decodeLossy, decodeStrict, joinBytes, mayBeLossy, type FsPath } from './names.js';
+import fs from 'node:fs';
+import { FILE_TYPES, ProtocolError, type FileType, type WireError } from '../../protocol/index.js';
+import { fsError, threadWireError } from './errors.js';
+import { fsThreads, type DirResult, type FsThreads, type StatAnswer } from './fs-threads.js';
+import { statRecordAt, typeOfMode, type StatRecord } from './info.js';
+import { decodeLossy, decodeStrict, joinBytes, type FsPath } from './names.js';
 import type { Resolved } from './paths.js';
 
 export interface WalkEntry {
@@ -45,7 +47,7 @@ export interface WalkEntry {
   /** lstat's type; with `follow`, the target's (a dangling symlink stays 'symlink'). */
   type: FileType;
   /** lstat (stat with `follow`) result when one was made: always with `statAll`. */
-  stats: Stats | undefined;
+  stats: StatRecord | undefined;
 }
 
 export interface WalkErrorEntry {
@@ -68,8 +70,10 @@ export interface WalkOptions {
   statAll: boolean;
   /** Directories whose base name this accepts are reported but not descended into. */
   prune?: ((name: string) => boolean) | undefined;
-  /** Readdir/stat calls in flight. Default WALK_CONCURRENCY. */
+  /** fs-thread jobs (readdir or stat batches) queued or running. Default WALK_CONCURRENCY. */
   concurrency?: number;
+  /** The fs threads to run on. Default: the agent's shared pool. */
+  threads?: FsThreads;
   signal: AbortSignal;
   /** Wall-clock limit in ms; the walk fails with TIMEOUT after it. */
   timeLimitMs: number;
@@ -99,14 +103,20 @@ export interface Walk {
 }
 
 /**
- * fs calls in flight per walk. Measured on 22k/200k-entry trees on 2 cores
- * with the default 4 threadpool threads (test/agent/fs/walk-bench.ts): more
- * queued requests mean fewer idle thread wake-ups, so readdir walks gain up
- * to ~32 (200k: 280 ms at 8, 215 at 16, 175 at 32, 160 at 64) and stat-heavy
- * walks a little beyond. 32 takes most of the gain while another client's
- * single stat waits behind at most 8 queued calls per thread.
+ * fs-thread jobs queued or running per walk. One thread finishes a job while
+ * the walk has the next ones queued; more than a few only lengthens the queue
+ * another request's job waits behind (each job is ~1 ms on a local disk).
  */
-export const WALK_CONCURRENCY = 32;
+export const WALK_CONCURRENCY = 4;
+
+/**
+ * Directories per readdir job: enough to amortise the hand-off (a message
+ * each way, ~20 µs) on trees of small directories.
+ */
+export const READDIR_BATCH = 32;
+
+/** Paths per stat job. */
+export const STAT_BATCH = 256;
 
 /** A directory waiting to be read. */
 interface Dir {
@@ -114,7 +124,7 @@ interface Dir {
   path: string;
   raw: Buffer | undefined;
   depth: number;
-  /** Read the names as bytes (set when `io` is bytes or a name came back lossy). */
+  /** Read the names as bytes (set when `io` is bytes). */
   bytes: boolean;
   /** With follow: this directory and its ancestors, for loop detection. */
   anc: Ancestor | undefined;
@@ -128,7 +138,7 @@ interface Ancestor {
 }
 
 /** An entry waiting for its stat. */
-interface StatJob {
+interface StatItem {
   dir: Dir;
   io: FsPath;
   path: string;
@@ -136,9 +146,6 @@ interface StatJob {
   name: string;
   type: FileType;
 }
-
-const STRING_OPTS = { withFileTypes: true } as const;
-const BUFFER_OPTS = { withFileTypes: true, encoding: 'buffer' } as const;
 
 function baseName(shown: string): string {
   const t = shown.replace(/\/+$/, '');
@@ -152,14 +159,17 @@ function prefixOf(path: string): string {
 
 export function walk(opts: WalkOptions): Walk {
   const K = opts.concurrency ?? WALK_CONCURRENCY;
+  const threads = opts.threads ?? fsThreads();
   const { follow, xdev, maxDepth, statAll, prune, signal } = opts;
   const root = opts.root;
   // When the root prints as it is read (an absolute string path, the usual
   // case), every path below it is its own fs path: one string per entry.
   const ioIsPath = typeof root.io === 'string' && root.io === root.shown && root.raw === undefined;
+  // Aborted when the walk ends for any reason: its jobs still queued are dropped.
+  const jobs = new AbortController();
 
   const stack: Dir[] = [];
-  const statQ: StatJob[] = [];
+  const statQ: StatItem[] = [];
   let inFlight = 0;
   let paused = 0;
   let visited = 0;
@@ -178,6 +188,7 @@ export function walk(opts: WalkOptions): Walk {
     finished = true;
     if (timer) clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
+    jobs.abort();
     stack.length = 0;
     statQ.length = 0;
   };
@@ -223,7 +234,7 @@ export function walk(opts: WalkOptions): Walk {
     name: string,
     depth: number,
     type: FileType,
-    stats: Stats | undefined,
+    stats: StatRecord | undefined,
   ): void => {
     let anc: Ancestor | undefined;
     const descend = type === 'dir' && depth < maxDepth && !(prune && prune(name)) && !(xdev && stats !== undefined && stats.dev !== rootDev);
@@ -254,30 +265,23 @@ export function walk(opts: WalkOptions): Walk {
     else deliver(dir, io, path, raw, name, dir.depth + 1, type, undefined);
   };
 
-  const onStrings = (dir: Dir, ents: Dirent[]): void => {
-    for (let i = 0; i < ents.length; i++) {
-      if (mayBeLossy(ents[i]!.name)) {
-        // Node replaced bytes with U+FFFD somewhere here: read again as bytes.
-        dir.bytes = true;
-        readDir(dir);
-        return;
-      }
-    }
+  const onNames = (dir: Dir, joined: string, types: Uint8Array): void => {
+    if (types.length === 0) return;
+    const names = joined.split('\0');
     const prefix = prefixOf(dir.path);
     const ioPrefix = ioIsPath ? prefix : prefixOf(dir.io as string);
-    for (let i = 0; i < ents.length && !finished; i++) {
-      const e = ents[i]!;
-      const name = e.name;
+    for (let i = 0; i < names.length && !finished; i++) {
+      const name = names[i]!;
       const path = prefix + name;
-      child(dir, ioIsPath ? path : ioPrefix + name, path, dir.raw && joinBytes(dir.raw, name), name, typeOfDirent(e));
+      child(dir, ioIsPath ? path : ioPrefix + name, path, dir.raw && joinBytes(dir.raw, name), name, FILE_TYPES[types[i]!]!);
     }
   };
 
-  const onBuffers = (dir: Dir, ents: Dirent<Buffer>[]): void => {
+  const onBytes = (dir: Dir, names: Uint8Array[], types: Uint8Array): void => {
     const prefix = prefixOf(dir.path);
-    for (let i = 0; i < ents.length && !finished; i++) {
-      const e = ents[i]!;
-      const bytes = e.name;
+    for (let i = 0; i < names.length && !finished; i++) {
+      const u = names[i]!;
+      const bytes = Buffer.from(u.buffer, u.byteOffset, u.byteLength);
       const text = decodeStrict(bytes);
       const name = text ?? decodeLossy(bytes);
       const path = prefix + name;
@@ -286,85 +290,75 @@ export function walk(opts: WalkOptions): Walk {
       if (text !== undefined && typeof dir.io === 'string') io = prefixOf(dir.io) + text;
       else io = joinBytes(dir.io, bytes);
       if (raw !== undefined || text === undefined) raw = joinBytes(raw ?? dir.path, bytes);
-      child(dir, io, path, raw, name, typeOfDirent(e));
+      child(dir, io, path, raw, name, FILE_TYPES[types[i]!]!);
     }
   };
 
-  function readDir(dir: Dir): void {
+  const onDir = (dir: Dir, r: DirResult): void => {
+    // GNU find: the directory was printed already; "find: 'x': Permission denied" goes to stderr.
+    if ('err' in r) reportError(dir.path, dir.raw, dir.depth, 'dir', threadWireError(r.err, dir.io));
+    else if ('names' in r) onNames(dir, r.names, r.types);
+    else onBytes(dir, r.raw, r.types);
+  };
+
+  function readDirs(dirs: Dir[]): void {
     inFlight++;
-    const after = (err: NodeJS.ErrnoException | null): boolean => {
-      inFlight--;
-      if (finished) return false;
-      if (err) {
-        // GNU find: the directory was printed already; "find: 'x': Permission denied" goes to stderr.
-        reportError(dir.path, dir.raw, dir.depth, 'dir', fsWireError(err, 'opendir', dir.io));
-        pump();
-        return false;
-      }
-      return true;
-    };
-    if (dir.bytes)
-      fs.readdir(dir.io, BUFFER_OPTS, (err, ents) => {
-        if (!after(err)) return;
-        try {
-          onBuffers(dir, ents);
-        } catch (e) {
-          fail(e);
-        }
-        pump();
-      });
-    else
-      fs.readdir(dir.io, STRING_OPTS, (err, ents) => {
-        if (!after(err)) return;
-        try {
-          onStrings(dir, ents);
-        } catch (e) {
-          fail(e);
-        }
-        pump();
-      });
+    threads
+      .readdir(
+        dirs.map((d) => d.io),
+        dirs.map((d) => d.bytes),
+        jobs.signal,
+      )
+      .then(
+        (results) => {
+          inFlight--;
+          if (finished) return;
+          try {
+            for (let i = 0; i < dirs.length && !finished; i++) onDir(dirs[i]!, results[i]!);
+          } catch (e) {
+            fail(e);
+          }
+          pump();
+        },
+        (e: unknown) => fail(e),
+      );
   }
 
-  function statEntry(job: StatJob): void {
-    inFlight++;
-    const depth = job.dir.depth + 1;
-    (follow ? fs.stat : fs.lstat)(job.io, (err, st) => {
-      inFlight--;
-      if (finished) return;
-      try {
-        if (!err) deliver(job.dir, job.io, job.path, job.raw, job.name, depth, typeOfMode(st.mode), st);
-        else if (follow && err.code === 'ENOENT') {
-          // A dangling symlink (find -L prints it as a symlink), or gone meanwhile: lstat tells.
-          inFlight++;
-          fs.lstat(job.io, (err2, lst) => {
-            inFlight--;
-            if (finished) return;
-            try {
-              if (err2) reportError(job.path, job.raw, depth, job.type, fsWireError(err2, 'lstat', job.io));
-              else deliver(job.dir, job.io, job.path, job.raw, job.name, depth, typeOfMode(lst.mode), lst);
-            } catch (e) {
-              fail(e);
-            }
-            pump();
-          });
-        } else reportError(job.path, job.raw, depth, job.type, fsWireError(err, follow ? 'stat' : 'lstat', job.io));
-      } catch (e) {
-        fail(e);
+  const onStats = (items: StatItem[], a: StatAnswer): void => {
+    for (let i = 0; i < items.length && !finished; i++) {
+      const it = items[i]!;
+      const depth = it.dir.depth + 1;
+      const err = a.errs?.[i];
+      if (err) reportError(it.path, it.raw, depth, it.type, threadWireError(err, it.io));
+      else {
+        const st = statRecordAt(a.st, i);
+        deliver(it.dir, it.io, it.path, it.raw, it.name, depth, typeOfMode(st.mode), st);
       }
-      pump();
-    });
+    }
+  };
+
+  function statItems(items: StatItem[]): void {
+    inFlight++;
+    threads.stat({ paths: items.map((it) => it.io), follow, dangling: follow }, jobs.signal).then(
+      (a) => {
+        inFlight--;
+        if (finished) return;
+        try {
+          onStats(items, a);
+        } catch (e) {
+          fail(e);
+        }
+        pump();
+      },
+      (e: unknown) => fail(e),
+    );
   }
 
   function pump(): void {
     while (!finished && paused === 0 && inFlight < K) {
-      const job = statQ.pop();
-      if (job) {
-        statEntry(job);
-        continue;
-      }
-      const dir = stack.pop();
-      if (!dir) break;
-      readDir(dir);
+      if (statQ.length > 0) statItems(statQ.splice(Math.max(0, statQ.length - STAT_BATCH)));
+      else if (stack.length > 0) readDirs(stack.splice(Math.max(0, stack.length - READDIR_BATCH)));
+      else break;
     }
     if (!finished && inFlight === 0 && paused === 0 && statQ.length === 0 && stack.length === 0) finish(false);
   }
@@ -380,7 +374,7 @@ export function walk(opts: WalkOptions): Walk {
         }),
       );
     }, opts.timeLimitMs);
-    let st: Stats;
+    let st: StatRecord;
     try {
       st = await statRoot(root.io, follow);
     } catch (err) {
@@ -411,7 +405,7 @@ export function walk(opts: WalkOptions): Walk {
 }
 
 /** stat (follow) or lstat the root; with follow, a dangling symlink root is reported as the link. */
-function statRoot(io: FsPath, follow: boolean): Promise<Stats> {
+function statRoot(io: FsPath, follow: boolean): Promise<StatRecord> {
   return new Promise((resolve, reject) => {
     if (!follow) return fs.lstat(io, (err, st) => (err ? reject(err) : resolve(st)));
     fs.stat(io, (err, st) => {

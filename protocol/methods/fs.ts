@@ -1,5 +1,6 @@
 /** Filesystem methods. Every one is a single round trip. */
 import * as v from 'valibot';
+import type { FindBatch } from '../find-batch.js';
 import { stream, unary, returns } from '../method.js';
 import { Bytes, Count, PathArg, Pattern, TimeArg } from '../schemas.js';
 import {
@@ -8,7 +9,6 @@ import {
   type DirEntry,
   type DuResult,
   type FileInfo,
-  type FindEntry,
   type LsSummary,
   type PathResult,
   type ReadSummary,
@@ -79,7 +79,7 @@ const WalkFilters = {
   timeLimitMs: v.optional(v.pipe(Count, v.minValue(1))),
 };
 
-/** Walk a tree like GNU find; results stream in batches; cancellable. */
+/** Walk a tree like GNU find; results stream in column batches (find-batch.ts); cancellable. */
 export const fsFind = stream(
   'fs.find',
   v.object({
@@ -90,7 +90,7 @@ export const fsFind = stream(
     /** Include lstat fields (size, mtime, mode, uid, gid…) in every entry. */
     stat: v.optional(Bool, false),
   }),
-  returns<FindEntry[]>(),
+  returns<FindBatch>(),
   returns<WalkSummary>(),
 );
 
@@ -121,7 +121,7 @@ export const fsGlob = stream(
     dot: v.optional(Bool, false),
     limit: v.optional(Count),
   }),
-  returns<FindEntry[]>(),
+  returns<FindBatch>(),
   returns<WalkSummary>(),
 );
 

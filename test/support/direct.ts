@@ -9,7 +9,10 @@ import {
   DEFAULT_LIMITS,
   ProtocolError,
   parseParams,
+  readFindBatch,
   type ChunkOf,
+  type FindBatch,
+  type FindEntry,
   type Limits,
   type ParamsIn,
   type ResultOf,
@@ -39,10 +42,20 @@ export interface Direct {
   readonly limits: Limits;
   call<M extends UnaryMethod>(m: M, params: ParamsIn<M>, controller?: AbortController): Promise<ResultOf<M>>;
   collect<M extends StreamMethod>(m: M, params: ParamsIn<M>, opts?: CollectOptions<ChunkOf<M>>): Promise<Collected<ChunkOf<M>, ResultOf<M>>>;
-  /** Concatenate the batches of a batched stream (ls, find, glob). */
-  items<M extends StreamMethod>(m: M, params: ParamsIn<M>): Promise<{ items: ChunkOf<M> extends (infer E)[] ? E[] : never; summary: ResultOf<M> }>;
+  /** Concatenate the batches of a batched stream (ls; find and glob column batches decoded as the client does). */
+  items<M extends StreamMethod>(m: M, params: ParamsIn<M>): Promise<{ items: ItemsOf<ChunkOf<M>>; summary: ResultOf<M> }>;
   /** Simulate the connection closing: runs every ctx.onClose callback registered so far. */
   closeConnection(): void;
+}
+
+/** The entries of a batched stream's chunks. */
+export type ItemsOf<C> = C extends (infer E)[] ? E[] : C extends FindBatch ? FindEntry[] : never;
+
+/** The entries of chunks as a client sees them: arrays as they are, find/glob column batches decoded. */
+export function entriesOf(chunks: unknown[]): unknown[] {
+  return chunks.flatMap((c) =>
+    Array.isArray(c) ? c : c instanceof Uint8Array || typeof c !== 'object' || c === null ? [c] : 'types' in c ? readFindBatch(c) : [c],
+  );
 }
 
 export function createDirect(opts: FsHandlerOptions & { limits?: Partial<Limits> }): Direct {
@@ -92,7 +105,7 @@ export function createDirect(opts: FsHandlerOptions & { limits?: Partial<Limits>
     },
     async items(m, params) {
       const { chunks, summary } = await direct.collect(m, params);
-      return { items: (chunks as unknown[][]).flat() as never, summary };
+      return { items: entriesOf(chunks) as never, summary };
     },
     closeConnection() {
       const fns = onClose;

@@ -1,8 +1,9 @@
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsThreads } from '../../../agent/fs/fs-threads.js';
 import { fsCount, fsFind, type FindEntry } from '../../../protocol/index.js';
-import { createDirect } from '../../support/direct.js';
+import { createDirect, entriesOf } from '../../support/direct.js';
 import { makeLoopTree, makeTree, removeTree, tempDir } from '../../support/trees.js';
 import { rejectsWith, turns } from './helpers.js';
 
@@ -131,7 +132,7 @@ describe('fs.find', () => {
     expect(sends).toBe(1); // one batch out, the walk waits for its credit
     release();
     const { chunks, summary } = await run;
-    const all = chunks.flat().map((e) => e.path);
+    const all = (entriesOf(chunks) as FindEntry[]).map((e) => e.path);
     expect(all).toHaveLength(BIG_ENTRIES + 1);
     expect(new Set(all).size).toBe(BIG_ENTRIES + 1);
     expect(summary.matched).toBe(BIG_ENTRIES + 1);
@@ -162,23 +163,25 @@ describe('fs.find', () => {
     const dir = join(home, 'vanish');
     mkdirSync(dir);
     for (let i = 0; i < 50; i++) writeFileSync(join(dir, `f${i}`), '');
-    let sends = 0;
-    const { chunks, summary } = await createDirect({ home, limits: { streamBatchEntries: 1 } }).collect(
-      fsFind,
-      { root: dir, stat: true },
-      {
-        // Send 1 is the root, send 2 the first lstat'ed name: the rest are listed but not yet lstat'ed.
-        send: async () => {
-          if (++sends === 2) for (let i = 0; i < 50; i++) rmSync(join(dir, `f${i}`), { force: true });
-        },
+    // fs threads whose stat jobs run just after half the names were removed.
+    const real = new FsThreads();
+    const threads = Object.assign(Object.create(real) as FsThreads, {
+      stat: (job: Parameters<FsThreads['stat']>[0], signal?: AbortSignal) => {
+        for (let i = 0; i < 25; i++) rmSync(join(dir, `f${i}`), { force: true });
+        return real.stat(job, signal);
       },
-    );
-    const items = chunks.flat();
-    const errors = items.filter((e) => e.error);
-    expect(errors.length).toBeGreaterThan(0);
-    expect(errors.every((e) => e.error!.code === 'ENOENT' && e.error!.message.startsWith(`lstat ${dir}/f`))).toBe(true);
-    expect(items.length).toBe(51); // each name once: as a result or as an error
-    expect(summary.errors).toBe(errors.length);
+      readdir: real.readdir.bind(real),
+    });
+    try {
+      const { items, summary } = await createDirect({ home, threads }).items(fsFind, { root: dir, stat: true });
+      const errors = items.filter((e) => e.error);
+      expect(errors).toHaveLength(25);
+      expect(errors.every((e) => e.error!.code === 'ENOENT' && e.error!.message.startsWith(`lstat ${dir}/f`))).toBe(true);
+      expect(items.length).toBe(51); // each name once: as a result or as an error
+      expect(summary.errors).toBe(25);
+    } finally {
+      await real.close();
+    }
   });
 
   it('rejects bad filters with INVALID_PARAMS', async () => {

@@ -7,7 +7,7 @@
  *   node --import tsx test/parity/helpers/run-method.ts fs.find '{"root":"/x"}'
  */
 import { METHODS, ProtocolError } from '../../../protocol/index.js';
-import { createDirect } from '../../support/direct.js';
+import { createDirect, entriesOf } from '../../support/direct.js';
 
 const [name, json] = process.argv.slice(2);
 const m = METHODS.get(name ?? '');
@@ -19,7 +19,7 @@ const replacer = (_k: string, v: unknown): unknown => (v instanceof Uint8Array ?
 try {
   if (m.kind === 'stream') {
     const { chunks, summary } = await direct.collect(m, params);
-    const items = chunks.flatMap((c) => (Array.isArray(c) ? c : [c]));
+    const items = entriesOf(chunks);
     process.stdout.write(`${JSON.stringify({ items, summary }, replacer)}\n`);
   } else {
     const result = await direct.call(m, params);

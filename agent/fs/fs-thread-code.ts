@@ -1,0 +1,156 @@
+/**
+ * The code each fs thread runs (see fs-threads.ts), as source text: the agent
+ * is one bundled file, so the thread is started with `eval` rather than from
+ * a module path, and text survives bundling, minifying and the test
+ * runner's transforms unchanged. It is plain CommonJS and deliberately
+ * small: synchronous readdir/stat over a batch of paths, results packed for
+ * a cheap trip back. Every decision about what the results mean stays on the
+ * main thread.
+ *
+ * Jobs and answers (one answer per job, in order):
+ *
+ *   { op: 'readdir', dirs: (string|Uint8Array)[], bytes: boolean[] }
+ *     → { dirs: ({ names: string, types } | { raw: Uint8Array[], types } | { err })[] }
+ *       names joined by NUL (no name contains one); `raw` when asked for bytes
+ *       or when a name did not decode as UTF-8 (it held U+FFFD).
+ *   { op: 'stat', paths, follow, dangling, links }
+ *     → { st: Float64Array (STAT_FIELDS per path), errs?: (err|null)[], targets?: (Uint8Array|null)[] }
+ *       `dangling`: a stat that fails with ENOENT falls back to lstat (find -L
+ *       reports a dangling symlink as the link); `links`: readlink symlinks.
+ *   err = [code, message, syscall]
+ *
+ * types are indexes into FILE_TYPES (protocol/types/fs.ts):
+ * file, dir, symlink, block, char, fifo, socket, unknown.
+ */
+export const FS_THREAD_CODE = String.raw`
+'use strict';
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const F = 11;
+const S_IFMT = 0o170000, S_IFLNK = 0o120000;
+const NOENT = { throwIfNoEntry: false };
+const STRINGS = { withFileTypes: true };
+const BUFFERS = { withFileTypes: true, encoding: 'buffer' };
+
+function typeOf(d) {
+  if (d.isFile()) return 0;
+  if (d.isDirectory()) return 1;
+  if (d.isSymbolicLink()) return 2;
+  if (d.isBlockDevice()) return 3;
+  if (d.isCharacterDevice()) return 4;
+  if (d.isFIFO()) return 5;
+  if (d.isSocket()) return 6;
+  return 7;
+}
+
+function errOf(e, syscall) {
+  return [e && typeof e.code === 'string' ? e.code : 'EIO', e && e.message ? String(e.message) : String(e), syscall];
+}
+
+function readOne(dir, bytes) {
+  try {
+    if (!bytes) {
+      const ents = fs.readdirSync(dir, STRINGS);
+      const n = ents.length;
+      const types = new Uint8Array(n);
+      const names = new Array(n);
+      let lossy = false;
+      for (let i = 0; i < n; i++) {
+        const e = ents[i];
+        names[i] = e.name;
+        types[i] = typeOf(e);
+        if (!lossy && e.name.indexOf('\uFFFD') !== -1) lossy = true;
+      }
+      if (!lossy) return { names: names.join('\0'), types };
+    }
+    const ents = fs.readdirSync(dir, BUFFERS);
+    const n = ents.length;
+    const types = new Uint8Array(n);
+    const raw = new Array(n);
+    for (let i = 0; i < n; i++) {
+      raw[i] = ents[i].name;
+      types[i] = typeOf(ents[i]);
+    }
+    return { raw, types };
+  } catch (e) {
+    return { err: errOf(e, 'opendir') };
+  }
+}
+
+function put(st, o, s) {
+  st[o] = s.mode;
+  st[o + 1] = s.nlink;
+  st[o + 2] = s.uid;
+  st[o + 3] = s.gid;
+  st[o + 4] = s.size;
+  st[o + 5] = s.blocks;
+  st[o + 6] = s.ino;
+  st[o + 7] = s.dev;
+  st[o + 8] = s.mtimeMs;
+  st[o + 9] = s.atimeMs;
+  st[o + 10] = s.ctimeMs;
+}
+
+function statAll(job) {
+  const { paths, follow, dangling, links } = job;
+  const n = paths.length;
+  const st = new Float64Array(n * F);
+  let errs = null;
+  let targets = null;
+  const fail = (i, e) => {
+    if (errs === null) errs = new Array(n).fill(null);
+    errs[i] = e;
+  };
+  for (let i = 0; i < n; i++) {
+    const p = paths[i];
+    let s;
+    let syscall = follow ? 'stat' : 'lstat';
+    try {
+      s = follow ? fs.statSync(p, NOENT) : fs.lstatSync(p, NOENT);
+      if (s === undefined && follow && dangling) {
+        syscall = 'lstat';
+        s = fs.lstatSync(p, NOENT);
+      }
+    } catch (e) {
+      fail(i, errOf(e, syscall));
+      continue;
+    }
+    if (s === undefined) {
+      fail(i, ['ENOENT', '', syscall]);
+      continue;
+    }
+    put(st, i * F, s);
+    if (links && (s.mode & S_IFMT) === S_IFLNK) {
+      try {
+        if (targets === null) targets = new Array(n).fill(null);
+        targets[i] = fs.readlinkSync(p, 'buffer');
+      } catch {
+        // gone or unreadable meanwhile: no target, like ls -l
+      }
+    }
+  }
+  return { st, errs, targets };
+}
+
+// Answers are copied, not transferred: for buffers this small a transfer list costs more than the copy.
+parentPort.on('message', (job) => {
+  let out;
+  try {
+    if (job.op === 'readdir') {
+      const dirs = new Array(job.dirs.length);
+      for (let i = 0; i < dirs.length; i++) dirs[i] = readOne(job.dirs[i], job.bytes[i]);
+      out = { dirs };
+    } else if (job.op === 'stat') {
+      out = statAll(job);
+    } else {
+      out = { fatal: 'unknown op ' + String(job.op) };
+    }
+  } catch (e) {
+    out = { fatal: String((e && e.stack) || e) };
+  }
+  parentPort.postMessage(out);
+});
+`;
+
+/** Float64 slots per path in a stat answer, in this order. */
+export const STAT_FIELDS = 11;

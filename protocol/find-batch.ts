@@ -1,0 +1,147 @@
+/**
+ * The wire shape of fs.find and fs.glob chunks: a batch of entries as
+ * columns, not as one map per entry.
+ *
+ * A walk sends hundreds of thousands of entries. As maps, every entry costs
+ * its keys, a string, and an object on both sides; the profile of a 200k
+ * walk had msgpack map encoding and decoding as the largest items on the
+ * agent and the client. As columns, the paths are one string (joined by NUL,
+ * which no path contains), types and depths are small arrays, and the rare
+ * parts (raw bytes of non-UTF-8 paths, errors, stat fields) are sparse.
+ *
+ * Pure data, no I/O. `FindBatchWriter` builds a batch without an object per
+ * entry; `readFindBatch` turns one back into FindEntry objects, checking the
+ * shape first (a malformed batch is a protocol error, not a crash later).
+ */
+import { ProtocolError, type WireError } from './errors.js';
+import { FILE_TYPES, type FileInfo, type FileType, type FindEntry } from './types/fs.js';
+
+/** The stat fields a find entry carries with `stat: true`. */
+export type EntryStat = Omit<FileInfo, 'type' | 'target' | 'targetRaw'>;
+
+/** One chunk of fs.find / fs.glob. Entry i is (paths[i], types[i], depths[i]). */
+export interface FindBatch {
+  /** The entries' paths joined by "\0". */
+  paths: string;
+  /** Per entry, its type as an index into FILE_TYPES. */
+  types: Uint8Array;
+  /** Per entry, its depth (0 for the root). */
+  depths: number[];
+  /** [entry index, exact path bytes] for paths that are not valid UTF-8. */
+  raw?: [number, Uint8Array][];
+  /** [entry index, error] for entries that could not be read. */
+  errors?: [number, WireError][];
+  /** With `stat: true`: per entry its stat fields, null for error entries. */
+  stat?: (EntryStat | null)[];
+}
+
+const TYPE_INDEX: ReadonlyMap<FileType, number> = new Map(FILE_TYPES.map((t, i) => [t, i]));
+
+/** Builds one FindBatch at a time. */
+export class FindBatchWriter {
+  #paths: string[] = [];
+  #types = new Uint8Array(256);
+  #depths: number[] = [];
+  #raw: [number, Uint8Array][] | undefined;
+  #errors: [number, WireError][] | undefined;
+  #stat: (EntryStat | null)[] | undefined;
+
+  /** Entries in the batch being built. */
+  get length(): number {
+    return this.#paths.length;
+  }
+
+  /** Add an entry; `stat` only for walks with stat: true (then every entry but errors has one). */
+  add(path: string, type: FileType, depth: number, raw?: Uint8Array, error?: WireError, stat?: EntryStat): void {
+    const i = this.#paths.length;
+    this.#paths.push(path);
+    if (i === this.#types.length) {
+      const grown = new Uint8Array(i * 2);
+      grown.set(this.#types);
+      this.#types = grown;
+    }
+    this.#types[i] = TYPE_INDEX.get(type) ?? 7;
+    this.#depths.push(depth);
+    if (raw !== undefined) (this.#raw ??= []).push([i, raw]);
+    if (error !== undefined) (this.#errors ??= []).push([i, error]);
+    if (stat !== undefined) {
+      this.#stat ??= new Array<EntryStat | null>(i).fill(null);
+      this.#stat.push(stat);
+    } else if (this.#stat) this.#stat.push(null);
+  }
+
+  /** Add a FindEntry as it is (glob builds whole entries). */
+  addEntry(e: FindEntry): void {
+    this.add(e.path, e.type, e.depth, e.raw, e.error);
+  }
+
+  /** The batch built so far; the writer starts a new one. */
+  take(): FindBatch {
+    const b: FindBatch = { paths: this.#paths.join('\0'), types: this.#types.slice(0, this.#paths.length), depths: this.#depths };
+    if (this.#raw) b.raw = this.#raw;
+    if (this.#errors) b.errors = this.#errors;
+    if (this.#stat) b.stat = this.#stat;
+    this.clear();
+    return b;
+  }
+
+  /** Drop the batch being built. */
+  clear(): void {
+    this.#paths = [];
+    this.#depths = [];
+    this.#raw = undefined;
+    this.#errors = undefined;
+    this.#stat = undefined;
+  }
+}
+
+function bad(what: string): never {
+  throw new ProtocolError('PROTOCOL', `bad fs.find batch: ${what}`);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function indexed<T>(v: unknown, n: number, field: string, ok: (x: unknown) => x is T): [number, T][] {
+  if (!Array.isArray(v)) bad(`"${field}" must be an array of [index, value] pairs`);
+  for (const p of v) {
+    if (!Array.isArray(p) || p.length !== 2 || !Number.isInteger(p[0]) || p[0] < 0 || p[0] >= n || !ok(p[1])) bad(`"${field}" has a bad pair`);
+  }
+  return v as [number, T][];
+}
+
+const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
+const isWireError = (x: unknown): x is WireError => isRecord(x) && typeof x.code === 'string' && typeof x.message === 'string';
+
+/** The entries of a batch, in order. Throws ProtocolError when the batch is malformed. */
+export function readFindBatch(b: unknown): FindEntry[] {
+  if (!isRecord(b) || typeof b.paths !== 'string' || !(b.types instanceof Uint8Array) || !Array.isArray(b.depths)) {
+    bad('expected { paths: string, types: bytes, depths: number[] }');
+  }
+  const types = b.types;
+  const depths = b.depths as unknown[];
+  const n = types.length;
+  if (n === 0) return [];
+  const paths = b.paths.split('\0');
+  if (paths.length !== n || depths.length !== n) bad(`${n} types but ${paths.length} paths and ${depths.length} depths`);
+  const out = new Array<FindEntry>(n);
+  for (let i = 0; i < n; i++) {
+    const type = FILE_TYPES[types[i]!];
+    const depth = depths[i];
+    if (type === undefined || typeof depth !== 'number') bad(`entry ${i} has a bad type or depth`);
+    out[i] = { path: paths[i]!, type, depth };
+  }
+  if (b.raw !== undefined) for (const [i, raw] of indexed(b.raw, n, 'raw', isBytes)) out[i]!.raw = raw;
+  if (b.errors !== undefined) for (const [i, error] of indexed(b.errors, n, 'errors', isWireError)) out[i]!.error = error;
+  if (b.stat !== undefined) {
+    if (!Array.isArray(b.stat) || b.stat.length !== n) bad('"stat" must have one slot per entry');
+    for (let i = 0; i < n; i++) {
+      const s: unknown = b.stat[i];
+      if (s === null) continue;
+      if (!isRecord(s)) bad(`stat ${i} must be a map or null`);
+      Object.assign(out[i]!, s);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,97 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STAT_FIELDS } from '../../../agent/fs/fs-thread-code.js';
+import { FsThreads } from '../../../agent/fs/fs-threads.js';
+import { statRecordAt } from '../../../agent/fs/info.js';
+import { FILE_TYPES } from '../../../protocol/index.js';
+import { bpath, removeTree, tempDir } from '../../support/trees.js';
+
+let home: string;
+const pools: FsThreads[] = [];
+const pool = (o?: ConstructorParameters<typeof FsThreads>[0]): FsThreads => {
+  const p = new FsThreads(o);
+  pools.push(p);
+  return p;
+};
+
+beforeAll(() => {
+  home = tempDir('clx-threads-');
+  mkdirSync(join(home, 'd', 'sub'), { recursive: true });
+  writeFileSync(join(home, 'd', 'f'), 'abc');
+  symlinkSync('f', join(home, 'd', 'link'));
+  symlinkSync('nowhere', join(home, 'd', 'dangling'));
+  mkdirSync(join(home, 'bytes'));
+  writeFileSync(bpath(join(home, 'bytes'), Buffer.from([0x66, 0xff])), '');
+});
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  removeTree(home);
+});
+
+describe('fs threads', () => {
+  it('read whole directories: names joined by NUL with their types; a failure per directory', async () => {
+    const [d, missing] = await pool().readdir([join(home, 'd'), join(home, 'nope')], [false, false]);
+    if (!d || !('names' in d)) throw new Error('expected names');
+    const got = d.names.split('\0').map((n, i) => [n, FILE_TYPES[d.types[i]!]]);
+    expect(got.sort()).toEqual([
+      ['dangling', 'symlink'],
+      ['f', 'file'],
+      ['link', 'symlink'],
+      ['sub', 'dir'],
+    ]);
+    expect(missing).toEqual({ err: ['ENOENT', expect.stringContaining('ENOENT') as unknown, 'opendir'] });
+  });
+
+  it('return the exact bytes of a directory holding a name that is not UTF-8', async () => {
+    const [r] = await pool().readdir([join(home, 'bytes')], [false]);
+    if (!r || !('raw' in r)) throw new Error('expected raw names');
+    expect(r.raw.map((b) => Buffer.from(b).toString('hex'))).toEqual(['66ff']);
+  });
+
+  it('stat a batch with one answer or error per path, in order; dangling links fall back to lstat when asked', async () => {
+    const paths = [join(home, 'd', 'f'), join(home, 'd', 'nope'), join(home, 'd', 'dangling'), join(home, 'd', 'link')];
+    const a = await pool().stat({ paths, follow: true });
+    expect(a.st.length).toBe(paths.length * STAT_FIELDS);
+    expect(statRecordAt(a.st, 0).size).toBe(3);
+    expect(a.errs?.[1]).toEqual(['ENOENT', '', 'stat']);
+    expect(a.errs?.[2]).toEqual(['ENOENT', '', 'stat']);
+    expect(statRecordAt(a.st, 3).size).toBe(3); // followed to f
+    const d = await pool().stat({ paths, follow: true, dangling: true });
+    expect(d.errs?.[1]).toEqual(['ENOENT', '', 'lstat']);
+    expect(statRecordAt(d.st, 2).mode & 0o170000).toBe(0o120000);
+    const l = await pool().stat({ paths, follow: false, links: true });
+    expect(Buffer.from(l.targets![3]!).toString()).toBe('f');
+    expect(l.targets![0]).toBeNull();
+  });
+
+  it('start a second thread only when the busy one has been busy for slowMs', async () => {
+    const dirs = Array.from({ length: 6 }, () => join(home, 'd'));
+    const patient = pool({ slowMs: 60_000 });
+    await Promise.all(dirs.map((d) => patient.readdir([d], [false])));
+    expect(patient.size).toBe(1);
+    const eager = pool({ slowMs: 0, maxThreads: 3 });
+    await Promise.all(dirs.map((d) => eager.readdir([d], [false])));
+    expect(eager.size).toBeGreaterThan(1);
+    expect(eager.size).toBeLessThanOrEqual(3);
+  });
+
+  it('drop a job cancelled while it waits, and let idle threads exit', async () => {
+    const p = pool({ idleMs: 10 });
+    const ac = new AbortController();
+    const first = p.readdir([join(home, 'd')], [false]);
+    const second = p.readdir([join(home, 'd')], [false], ac.signal);
+    ac.abort(new Error('gone'));
+    await expect(second).rejects.toThrow('gone');
+    await first;
+    for (let i = 0; i < 200 && p.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(p.size).toBe(0);
+  });
+
+  it('reject every job with SHUTTING_DOWN on close', async () => {
+    const p = pool();
+    const jobs = Array.from({ length: 3 }, () => p.readdir([join(home, 'd')], [false]).catch((e: unknown) => e));
+    await p.close();
+    for (const j of jobs) expect(await j).toMatchObject({ code: 'SHUTTING_DOWN' });
+  });
+});
