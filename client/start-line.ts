@@ -23,7 +23,8 @@ export function parseStartOutput(stdout: string): StartInfo | null {
   return null;
 }
 
-function isStartInfo(v: unknown): v is StartInfo {
+/** The fields the client relies on (the start line's JSON, or the `info` of serve's readiness line). */
+export function isStartInfo(v: unknown): v is StartInfo {
   if (typeof v !== 'object' || v === null) return false;
   const o = v as Record<string, unknown>;
   return (

@@ -10,7 +10,7 @@
 import type { Client } from 'ssh2';
 import { agentBundle } from '../agent-bundle.js';
 import { ConnectionError } from '../errors.js';
-import { parseStartOutput } from '../start-line.js';
+import { isStartInfo, parseStartOutput, type StartInfo } from '../start-line.js';
 import { installAgent, type InstallOptions, type InstallReport } from './install.js';
 import type { PhaseClock } from './phases.js';
 import { execScript, tail } from './remote-exec.js';
@@ -56,6 +56,26 @@ export function agentPlace(opts: StartOptions, build: string): AgentPlace {
 }
 
 /**
+ * The readiness line of a `serve` the connect script launched directly (the
+ * line after MARK.serve): the agent's info; 'failed' when it did not report
+ * ready (a racing starter holds the lock, it crashed…: the caller then runs
+ * `start`, which sorts these out or says what is wrong); null when the
+ * script did not take that path.
+ */
+export function parseServed(stdout: string): StartInfo | 'failed' | null {
+  const at = stdout.indexOf(MARK.serve + '\n');
+  if (at < 0) return null;
+  const line = stdout.slice(at + MARK.serve.length + 1).split('\n')[0]!;
+  try {
+    const m = JSON.parse(line) as { ok?: unknown; info?: unknown };
+    if (m.ok === true && isStartInfo(m.info)) return { ...m.info, started: true };
+  } catch {
+    /* not a readiness line */
+  }
+  return 'failed';
+}
+
+/**
  * Find or start the agent; install it first if needed. `clock` gets the
  * phases: 'exec open', then 'agent script' (warm check or start), 'install'.
  */
@@ -63,15 +83,21 @@ export async function startRemoteAgent(ssh: Client, opts: StartOptions & { allow
   const bundle = opts.bundle ?? agentBundle();
   let install: InstallReport | undefined;
   let reinstalled = false;
+  let direct = true;
   for (;;) {
-    const r = await execScript(ssh, connectScript(agentPlace(opts, bundle.build), { allowWarm: opts.allowWarm !== false }), {
+    const r = await execScript(ssh, connectScript(agentPlace(opts, bundle.build), { allowWarm: opts.allowWarm !== false, direct }), {
       signal: opts.signal,
       onOpen: () => clock?.mark('exec open'),
     });
     clock?.mark('agent script');
     const warm = parseWarm(r.stdout);
     if (warm) return { ...warm, build: bundle.build, how: 'warm' };
-    const info = parseStartOutput(r.stdout);
+    const served = parseServed(r.stdout);
+    if (served === 'failed') {
+      direct = false;
+      continue;
+    }
+    const info = served ?? parseStartOutput(r.stdout);
     if (info && info.build === bundle.build) {
       return {
         socket: info.socket,

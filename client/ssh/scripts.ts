@@ -14,6 +14,7 @@ export const MARK = {
   installed: '@@CLUSTRIX-INSTALLED@@',
   badHash: '@@CLUSTRIX-BAD-HASH@@',
   bridge: '@@CLUSTRIX-BRIDGE@@',
+  serve: '@@CLUSTRIX-SERVE@@',
   end: '@@CLUSTRIX-END@@',
 } as const;
 
@@ -63,18 +64,30 @@ function agentArgs(p: AgentPlace): string {
 /**
  * The connect path, one exec, no node process when the agent is already up:
  * 1. warm: our build's agent holds the lock in an owned run dir → print pid, token, run dir, root;
- * 2. else, installed and a node is known → `exec node agent.mjs start` (prints the start line);
+ * 2. else, installed and a node is known:
+ *    - direct (no live process holds the lock, and `setsid` exists): print the
+ *      SERVE marker and launch `agent.mjs serve` detached, its readiness line
+ *      (`{"ok":true,"info":…}`) written on fd 3 = our stdout, which it closes
+ *      once listening, so the exec ends exactly when the agent is ready. One
+ *      node process instead of two (`start` then `serve`): node's startup is
+ *      most of a cold connect (~130 ms per process on a small login node);
+ *    - otherwise `exec node agent.mjs start` (prints the start line; replaces
+ *      an agent of another build, waits out a racing starter);
  * 3. else print NEED-INSTALL.
  */
-export function connectScript(p: AgentPlace, opts: { allowWarm: boolean }): string {
+export function connectScript(p: AgentPlace, opts: { allowWarm: boolean; direct?: boolean }): string {
   const warm =
     `if [ -d "$d" ] && [ -O "$d" ] && [ ! -L "$d" ] && [ -S "$d/agent.sock" ] && [ -O "$d/agent.token" ]; then ` +
     `l=$(cat "$d/agent.lock" 2>/dev/null); case "$l" in *'"build":"'${p.build}'"'*) q=\${l#*'"pid":'}; q=\${q%%,*}; ` +
     `if kill -0 "$q" 2>/dev/null && t=$(cat "$d/agent.token" 2>/dev/null); then ` +
     `printf '%s\\n%s\\n%s\\n%s\\n%s\\n%s\\n' ${MARK.warm} "$q" "$t" "$d" "$r" ${MARK.end}; exit 0; fi;; esac; fi; `;
+  const direct =
+    `l=$(cat "$d/agent.lock" 2>/dev/null); q=\${l#*'"pid":'}; q=\${q%%,*}; ` +
+    `if { [ -z "$l" ] || ! kill -0 "$q" 2>/dev/null; } && command -v setsid >/dev/null 2>&1; then printf '%s\\n' ${MARK.serve}; ` +
+    `CLUSTRIX_READY_FD=3 setsid "$n" "$a" serve ${agentArgs(p)} 3>&1 >/dev/null 2>&1 </dev/null & exit 0; fi; `;
   return (
     `${setPlace(p)}; ${setRunDir(p)}; ${opts.allowWarm ? warm : ''}` +
-    `if [ -f "$a" ] && [ -n "$n" ] && [ -x "$n" ]; then exec "$n" "$a" start ${agentArgs(p)}; fi; echo ${MARK.needInstall}`
+    `if [ -f "$a" ] && [ -n "$n" ] && [ -x "$n" ]; then ${opts.direct === false ? '' : direct}exec "$n" "$a" start ${agentArgs(p)}; fi; echo ${MARK.needInstall}`
   );
 }
 

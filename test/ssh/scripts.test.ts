@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentBundle } from '../../client/agent-bundle.js';
 import { lastJsonLine } from '../../client/ssh/agent-control.js';
+import { parseServed } from '../../client/ssh/agent-start.js';
 import { chooseNode, parseProbe } from '../../client/ssh/node-runtime.js';
 import { loginShellCommand } from '../../client/ssh/quote.js';
 import { agentCommandScript, bridgeScript, connectScript, installScript, MARK, probeScript } from '../../client/ssh/scripts.js';
@@ -102,15 +103,28 @@ describe.skipIf(!bundlePresent)('install and start through the scripts (local sh
     expect(readFileSync(join(dir, 'node-path'), 'utf8').trim()).toBe(process.execPath);
   });
 
-  it('starts cold (node start line), then answers warm from pure shell', () => {
+  it('starts cold (serve launched directly, its readiness line), then answers warm from pure shell', () => {
     const cold = runRemote(connectScript({ build: bundle.build, runDir, idleExitMs: 60_000 }, { allowWarm: true }), env());
-    const info = parseStartOutput(cold.stdout);
-    expect(info?.build).toBe(bundle.build);
+    const info = parseServed(cold.stdout);
+    if (info === null || info === 'failed') throw new Error(`no readiness line: ${cold.stdout} ${cold.stderr}`);
+    expect(info.build).toBe(bundle.build);
+    expect(info.started).toBe(true);
     const warm = runRemote(connectScript({ build: bundle.build, runDir }, { allowWarm: true }), env());
     const lines = warm.stdout.slice(warm.stdout.indexOf(MARK.warm)).split('\n');
-    expect(lines.slice(0, 4)).toEqual([MARK.warm, String(info!.pid), info!.token, runDir]);
+    expect(lines.slice(0, 4)).toEqual([MARK.warm, String(info.pid), info.token, runDir]);
     const st = lastJsonLine(runRemote(agentCommandScript({ build: bundle.build, runDir }, 'status'), env()).stdout);
-    expect(st).toMatchObject({ running: true, pid: info!.pid });
+    expect(st).toMatchObject({ running: true, pid: info.pid });
+    // Without the warm check the lock is live, so the script leaves it to `start`, which reuses the agent.
+    const again = runRemote(connectScript({ build: bundle.build, runDir }, { allowWarm: false }), env());
+    expect(again.stdout).not.toContain(MARK.serve);
+    expect(parseStartOutput(again.stdout)).toMatchObject({ pid: info.pid, started: false });
+  });
+
+  it('falls back to `start` when a directly launched serve does not report ready', () => {
+    expect(parseServed(`noise\n${MARK.serve}\n{"ok":false,"locked":123,"error":"held"}\n`)).toBe('failed');
+    expect(parseServed(`noise\n${MARK.serve}\n`)).toBe('failed');
+    expect(parseServed(`@@CLUSTRIX-AGENT@@ {}\n`)).toBeNull();
+    expect(connectScript({ build: bundle.build }, { allowWarm: true, direct: false })).not.toContain('serve');
   });
 
   it('prints the bridge marker before relaying', () => {

@@ -14,6 +14,8 @@ import { connect } from '../../../client/index.js';
 import { openSsh } from '../../../client/ssh/connect.js';
 import { shQuote } from '../../../client/ssh/quote.js';
 import { execScript } from '../../../client/ssh/remote-exec.js';
+import { openRemote } from '../../../client/ssh/remote.js';
+import { agentInfo, agentShutdown } from '../../../protocol/index.js';
 import { startLatencyProxy } from '../../../scripts/bench/latency-proxy.mjs';
 import { bed, describeSsh, login, sandbox } from './bed.js';
 
@@ -36,6 +38,29 @@ describeSsh('ssh e2e: agent lifecycle', () => {
       expect(ib.connections).toBeGreaterThanOrEqual(2);
     } finally {
       await b.close();
+    }
+  });
+
+  it('clients connecting at once to a stopped agent all end up on one agent', async () => {
+    const race = sandbox('race');
+    try {
+      const first = await openRemote(login('main'), race.opts({ agentCache: false }));
+      await first.conn.call(agentShutdown, {}).catch(() => {});
+      await first.close();
+      for (let i = 0; i < 50 && (await race.sh(`[ -S ${race.runDir}/agent.sock ] && echo up`)).stdout.includes('up'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      // Each launches `serve` directly or runs `start`; whoever loses the lock falls back to `start`, which reuses the winner.
+      const all = await Promise.all(Array.from({ length: 4 }, () => openRemote(login('main'), race.opts({ agentCache: false }))));
+      try {
+        expect(new Set(all.map((h) => h.info.pid)).size).toBe(1);
+        expect(all.map((h) => h.info.how).filter((how) => how === 'started').length).toBeLessThanOrEqual(1);
+        const infos = await Promise.all(all.map((h) => h.conn.call(agentInfo, {})));
+        expect(new Set(infos.map((i) => i.pid))).toEqual(new Set([all[0]!.info.pid]));
+      } finally {
+        await Promise.all(all.map((h) => h.close()));
+      }
+    } finally {
+      await race.cleanup();
     }
   });
 
