@@ -18,13 +18,13 @@ import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client, SFTPWrapper } from 'ssh2';
+import { Cluster } from '../../client/cluster.js';
 import { remoteAgentStop } from '../../client/ssh/agent-control.js';
 import { openSsh, type SshSession } from '../../client/ssh/connect.js';
 import type { Phase } from '../../client/ssh/phases.js';
 import { shQuote } from '../../client/ssh/quote.js';
 import { openRemote, type RemoteOptions } from '../../client/ssh/remote.js';
 import { openSftp } from '../../client/ssh/upload.js';
-import { fsDu, fsFind, fsLs, fsStat } from '../../protocol/methods/fs.js';
 import { cachedTree, makeHugeDir } from '../../test/support/trees.js';
 import { startLatencyProxy } from './latency-proxy.mjs';
 import { fmtMs, median, quantile, ratio, timeIt, type Row, type Table } from './stats.js';
@@ -137,14 +137,6 @@ function hugeDir(): string {
   return dir;
 }
 
-/** Consume a stream (chunks are credit-controlled: unread chunks would stall it) and return its summary. */
-async function drain<R>(s: AsyncIterable<unknown> & { result: Promise<R> }): Promise<R> {
-  for await (const _ of s) {
-    /* discard */
-  }
-  return s.result;
-}
-
 const goal = (ok: boolean, text: string) => `${text} ${ok ? '✓' : '✗'}`;
 
 /** One connect sample: total, its own SSH handshake, and its phases. */
@@ -226,11 +218,12 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
         oneShot.error = (err as Error).message.split('\n')[0]!;
       }
 
+      // The agent through the public API, as a user's code calls it.
       const agent = await openRemote(ALIAS, opts);
+      const c = new Cluster(ALIAS, agent.conn, () => agent.close());
       const sftpSsh = await openSsh(ALIAS, opts);
       const sftp = await openSftp(sftpSsh.client);
       const execSsh = await openSsh(ALIAS, opts);
-      const c = agent.conn;
       const nStat = delay ? 40 : 1000;
       const nExec = delay ? 15 : 100;
       const nLs = delay ? 5 : 30;
@@ -238,18 +231,18 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
       const w = { find: [] as number[], execFind: [] as number[], sftpWalk: [] as number[], du: [] as number[], execDu: [] as number[] };
       // What each method found, to check that the rows compare the same work.
       const found = { agent: 0, exec: 0, sftp: 0, agentDuKiB: 0, execDuKiB: 0 };
-      for (let i = 0; i < 50; i++) await c.call(fsStat, { path: statTarget }); // warm-up both paths
+      for (let i = 0; i < 50; i++) await c.fs.stat(statTarget); // warm-up both paths
       for (let i = 0; i < 50; i++) await sftpCall((cb) => sftp.stat(statTarget, cb));
       for (let r = 0; r < o.rounds; r++) {
-        for (let i = 0; i < nStat; i++) m.stat.push(await timeIt(() => c.call(fsStat, { path: statTarget })));
+        for (let i = 0; i < nStat; i++) m.stat.push(await timeIt(() => c.fs.stat(statTarget)));
         for (let i = 0; i < nStat; i++) m.sftpStat.push(await timeIt(() => sftpCall((cb) => sftp.stat(statTarget, cb))));
         for (let i = 0; i < nExec; i++) m.execStat.push(await timeIt(() => sshExec(execSsh.client, `stat -- ${shQuote(statTarget)}`)));
-        for (let i = 0; i < nLs; i++) m.ls.push(await timeIt(() => drain(c.stream(fsLs, { path: dir1k, stat: true }))));
+        for (let i = 0; i < nLs; i++) m.ls.push(await timeIt(() => c.fs.ls(dir1k, { stat: true })));
         for (let i = 0; i < nLs; i++) m.sftpLs.push(await timeIt(() => sftpCall((cb) => sftp.readdir(dir1k, cb as never))));
         w.find.push(
           await timeIt(async () => {
             let n = 0;
-            for await (const batch of c.stream(fsFind, { root: t22 })) n += batch.length;
+            for await (const _ of c.fs.find(t22)) n++;
             found.agent = n;
           }),
         );
@@ -259,11 +252,11 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
         found.exec = out.split('\n').filter((l) => l === t22 || l.startsWith(`${t22}/`)).length;
         // +1: `find` and the agent list the root itself.
         w.sftpWalk.push(await timeIt(async () => (found.sftp = (await sftpWalk(sftp, t22)) + 1)));
-        w.du.push(await timeIt(async () => (found.agentDuKiB = (await drain(c.stream(fsDu, { path: t22 }))).allocatedBytes / 1024)));
+        w.du.push(await timeIt(async () => (found.agentDuKiB = (await c.fs.du(t22)).allocatedBytes / 1024)));
         w.execDu.push(await timeIt(async () => (out = await sshExec(execSsh.client, `du -s ${shQuote(t22)}`))));
         found.execDuKiB = Number(/^(\d+)\t/m.exec(out)?.[1]);
       }
-      await agent.close();
+      await c.close();
       if (delay === 10) {
         const end = await openSsh(ALIAS, opts); // leave nothing running behind
         await remoteAgentStop(end, opts);
