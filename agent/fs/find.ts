@@ -68,21 +68,22 @@ export function registerFind(registry: Registry, deps: FsDeps): void {
           return;
         }
         matched++;
+        const rest = e.prefix === '' ? e.path : e.name;
         if (p.stat && e.stats) {
           const st: EntryStat = assignStat({}, e.stats);
           const names = deps.owners.fill(st);
           if (names) {
             return names.then(() => {
-              out.add(e.path, e.type, e.depth, e.raw, undefined, st);
+              out.add(e.prefix, rest, e.type, e.depth, e.raw, undefined, st);
               return batcher.added();
             });
           }
-          out.add(e.path, e.type, e.depth, e.raw, undefined, st);
-        } else out.add(e.path, e.type, e.depth, e.raw);
+          out.add(e.prefix, rest, e.type, e.depth, e.raw, undefined, st);
+        } else out.add(e.prefix, rest, e.type, e.depth, e.raw);
         return batcher.added();
       },
       onError(e) {
-        out.add(e.path, e.type, e.depth, e.raw, e.error);
+        out.add('', e.path, e.type, e.depth, e.raw, e.error);
         return batcher.added();
       },
     });

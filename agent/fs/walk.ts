@@ -38,6 +38,12 @@ import type { Resolved } from './paths.js';
 export interface WalkEntry {
   /** The path as GNU find prints it (lossy when not UTF-8). */
   path: string;
+  /**
+   * `path` is `prefix + name` with this prefix (the parent's path and a
+   * slash; one string object for all entries of a directory), or '' when
+   * `path` is whole (the root).
+   */
+  prefix: string;
   /** Exact bytes of `path` when it is not valid UTF-8. */
   raw: Buffer | undefined;
   /** The base name (for -name). */
@@ -142,6 +148,7 @@ interface StatItem {
   dir: Dir;
   io: FsPath;
   path: string;
+  prefix: string;
   raw: Buffer | undefined;
   name: string;
   type: FileType;
@@ -230,6 +237,7 @@ export function walk(opts: WalkOptions): Walk {
     dir: Dir | undefined,
     io: FsPath,
     path: string,
+    prefix: string,
     raw: Buffer | undefined,
     name: string,
     depth: number,
@@ -253,16 +261,16 @@ export function walk(opts: WalkOptions): Walk {
       anc = { dev: stats.dev, ino: stats.ino, path, parent: dir?.anc };
     }
     visited++;
-    emit(opts.onEntry({ path, raw, name, depth, type, stats }));
+    emit(opts.onEntry({ path, prefix, raw, name, depth, type, stats }));
     if (descend && !finished) stack.push({ io, path, raw, depth, bytes: typeof io !== 'string', anc });
   };
 
   const needsStat = (type: FileType): boolean =>
     statAll || type === 'unknown' || (follow && (type === 'symlink' || type === 'dir')) || (xdev && type === 'dir');
 
-  const child = (dir: Dir, io: FsPath, path: string, raw: Buffer | undefined, name: string, type: FileType): void => {
-    if (needsStat(type)) statQ.push({ dir, io, path, raw, name, type });
-    else deliver(dir, io, path, raw, name, dir.depth + 1, type, undefined);
+  const child = (dir: Dir, io: FsPath, path: string, prefix: string, raw: Buffer | undefined, name: string, type: FileType): void => {
+    if (needsStat(type)) statQ.push({ dir, io, path, prefix, raw, name, type });
+    else deliver(dir, io, path, prefix, raw, name, dir.depth + 1, type, undefined);
   };
 
   const onNames = (dir: Dir, joined: string, types: Uint8Array): void => {
@@ -273,7 +281,7 @@ export function walk(opts: WalkOptions): Walk {
     for (let i = 0; i < names.length && !finished; i++) {
       const name = names[i]!;
       const path = prefix + name;
-      child(dir, ioIsPath ? path : ioPrefix + name, path, dir.raw && joinBytes(dir.raw, name), name, FILE_TYPES[types[i]!]!);
+      child(dir, ioIsPath ? path : ioPrefix + name, path, prefix, dir.raw && joinBytes(dir.raw, name), name, FILE_TYPES[types[i]!]!);
     }
   };
 
@@ -290,7 +298,7 @@ export function walk(opts: WalkOptions): Walk {
       if (text !== undefined && typeof dir.io === 'string') io = prefixOf(dir.io) + text;
       else io = joinBytes(dir.io, bytes);
       if (raw !== undefined || text === undefined) raw = joinBytes(raw ?? dir.path, bytes);
-      child(dir, io, path, raw, name, FILE_TYPES[types[i]!]!);
+      child(dir, io, path, prefix, raw, name, FILE_TYPES[types[i]!]!);
     }
   };
 
@@ -332,7 +340,7 @@ export function walk(opts: WalkOptions): Walk {
       if (err) reportError(it.path, it.raw, depth, it.type, threadWireError(err, it.io));
       else {
         const st = statRecordAt(a.st, i);
-        deliver(it.dir, it.io, it.path, it.raw, it.name, depth, typeOfMode(st.mode), st);
+        deliver(it.dir, it.io, it.path, it.prefix, it.raw, it.name, depth, typeOfMode(st.mode), st);
       }
     }
   };
@@ -386,7 +394,7 @@ export function walk(opts: WalkOptions): Walk {
     // The root is always entered if it is a directory (find applies -xdev below the root).
     const name = baseName(root.shown);
     visited++;
-    emit(opts.onEntry({ path: root.shown, raw: root.raw, name, depth: 0, type, stats: st }));
+    emit(opts.onEntry({ path: root.shown, prefix: '', raw: root.raw, name, depth: 0, type, stats: st }));
     if (type === 'dir' && maxDepth > 0 && !(prune && prune(name)) && !finished) {
       const anc = follow ? { dev: st.dev, ino: st.ino, path: root.shown, parent: undefined } : undefined;
       stack.push({ io: root.io, path: root.shown, raw: root.raw, depth: 0, bytes: typeof root.io !== 'string', anc });

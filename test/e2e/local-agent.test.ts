@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../client/connection.js';
 import { installLocalAgent, runLocalAgent, startLocalAgent } from '../../client/local.js';
 import { parseStartOutput } from '../../client/start-line.js';
+import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { BUNDLE, isAlive, localEnv, type LocalEnv } from '../support/local-agent.js';
 
 const run = promisify(execFile);
@@ -164,7 +165,7 @@ describe('agent bundle', () => {
         },
       );
       const info = parseStartOutput(out.stdout);
-      expect(info).toMatchObject({ started: true, protocol: 1 });
+      expect(info).toMatchObject({ started: true, protocol: PROTOCOL_VERSION });
       await run(process.execPath, [join(dir, 'agent.mjs'), 'stop', '--root', join(dir, 'root'), '--run-dir', join(dir, 'run')], { cwd: dir });
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -22,19 +22,30 @@ function overTheWire(d: unknown): unknown {
 }
 
 describe('find batches', () => {
-  it('encode as columns: NUL-joined paths, type indexes as bytes, depths (golden)', () => {
+  it('encode as columns: each prefix once, NUL-joined names, type indexes as bytes, depths (golden)', () => {
     const w = new FindBatchWriter();
-    w.add('/r', 'dir', 0);
-    w.add('/r/a', 'file', 1);
+    const dir = '/r/';
+    w.add('', '/r', 'dir', 0);
+    w.add(dir, 'a', 'file', 1);
+    w.add(dir, 'b', 'symlink', 1);
+    expect(w.take()).toEqual({ prefixes: '\0/r/', dirs: [0, 1, 1], names: '/r\0a\0b', types: new Uint8Array([1, 0, 2]), depths: [0, 1, 1] });
+    w.add('', '/r', 'dir', 0);
+    w.add(dir, 'a', 'file', 1);
     expect(hex(encodeFrame({ t: 'chunk', id: 1, d: w.take() }))).toBe(
-      '83a174a56368756e6ba2696401a16483a57061746873a72f72002f722f61a57479706573c4020100a66465707468739200' + '01',
+      // {t:'chunk', id:1, d:{prefixes:'\0/r/', dirs:[0,1], names:'/r\0a', types:bin[1,0], depths:[0,1]}}
+      '83a174a56368756e6ba2696401a16485' +
+        'a87072656669786573a4002f722f' +
+        'a464697273920001' +
+        'a56e616d6573a42f720061' +
+        'a57479706573c4020100' +
+        'a6646570746873920001',
     );
   });
 
   it('carry every entry back exactly, errors, raw bytes and stat fields included', () => {
     const w = new FindBatchWriter();
     const raw = Buffer.from([0x2f, 0x72, 0x2f, 0xff]);
-    w.add('/r', 'dir', 0, undefined, undefined, {
+    w.add('', '/r', 'dir', 0, undefined, undefined, {
       size: 4096,
       blocks: 8,
       mode: 0o40755,
@@ -48,8 +59,8 @@ describe('find batches', () => {
       atimeMs: 2,
       ctimeMs: 3,
     });
-    w.add('/r/\uFFFD', 'file', 1, raw, { code: 'ENOENT', message: 'lstat /r/\uFFFD: no such file or directory' });
-    w.add('/r/new\nline', 'symlink', 1, undefined, undefined, {
+    w.add('/r/', '\uFFFD', 'file', 1, raw, { code: 'ENOENT', message: 'lstat /r/\uFFFD: no such file or directory' });
+    w.add('/r/', 'new\nline', 'symlink', 1, undefined, undefined, {
       size: 1,
       blocks: 0,
       mode: 0o120777,
@@ -112,7 +123,10 @@ describe('find batches', () => {
     fc.assert(
       fc.property(fc.array(entry, { minLength: 1, maxLength: 40 }), (entries) => {
         const w = new FindBatchWriter();
-        for (const e of entries) w.add(e.path, e.type, e.depth);
+        for (const e of entries) {
+          const cut = e.path.lastIndexOf('/') + 1;
+          w.add(e.path.slice(0, cut), e.path.slice(cut), e.type, e.depth);
+        }
         expect(readFindBatch(overTheWire(w.take()))).toEqual(entries);
       }),
     );
@@ -120,19 +134,21 @@ describe('find batches', () => {
 
   it('a root printed as the empty string is one entry, not none', () => {
     const w = new FindBatchWriter();
-    w.add('', 'dir', 0);
+    w.add('', '', 'dir', 0);
     expect(readFindBatch(overTheWire(w.take()))).toEqual([{ path: '', type: 'dir', depth: 0 }]);
   });
 
+  const one = { prefixes: '/r/', dirs: [0], names: 'a', types: new Uint8Array(1), depths: [0] };
   it.each<[string, unknown]>([
     ['not a map', [1, 2]],
-    ['paths missing', { types: new Uint8Array(1), depths: [0] }],
-    ['fewer paths than types', { paths: 'a', types: new Uint8Array(2), depths: [0, 1] }],
-    ['an unknown type index', { paths: 'a', types: new Uint8Array([42]), depths: [0] }],
-    ['a depth that is not a number', { paths: 'a', types: new Uint8Array(1), depths: ['x'] }],
-    ['a raw index out of range', { paths: 'a', types: new Uint8Array(1), depths: [0], raw: [[3, new Uint8Array(1)]] }],
-    ['an error without a message', { paths: 'a', types: new Uint8Array(1), depths: [0], errors: [[0, { code: 'EIO' }]] }],
-    ['stat with the wrong length', { paths: 'a', types: new Uint8Array(1), depths: [0], stat: [] }],
+    ['names missing', { prefixes: '', dirs: [0], types: new Uint8Array(1), depths: [0] }],
+    ['fewer names than types', { ...one, types: new Uint8Array(2), depths: [0, 1] }],
+    ['an unknown type index', { ...one, types: new Uint8Array([42]) }],
+    ['a depth that is not a number', { ...one, depths: ['x'] }],
+    ['a prefix index out of range', { ...one, dirs: [1] }],
+    ['a raw index out of range', { ...one, raw: [[3, new Uint8Array(1)]] }],
+    ['an error without a message', { ...one, errors: [[0, { code: 'EIO' }]] }],
+    ['stat with the wrong length', { ...one, stat: [] }],
   ])('refuse a malformed batch (%s) with a protocol error', (_why, b) => {
     expect(() => readFindBatch(b)).toThrow(ProtocolError);
   });

@@ -65,6 +65,14 @@ describe('fs threads', () => {
     expect(l.targets![0]).toBeNull();
   });
 
+  it('answer every job once when jobs queued behind slow ones are run again elsewhere', async () => {
+    // slowMs 0: every running job counts as slow at once, so queued jobs are always rescued.
+    const p = pool({ slowMs: 0, maxThreads: 2 });
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => p.stat({ paths: [join(home, 'd', i % 2 ? 'f' : 'nope')], follow: false })));
+    answers.forEach((a, i) => (i % 2 ? expect(statRecordAt(a.st, 0).size).toBe(3) : expect(a.errs?.[0]?.[0]).toBe('ENOENT')));
+    expect(p.size).toBeLessThanOrEqual(2);
+  });
+
   it('start a second thread only when the busy one has been busy for slowMs', async () => {
     const dirs = Array.from({ length: 6 }, () => join(home, 'd'));
     const patient = pool({ slowMs: 60_000 });
@@ -77,13 +85,14 @@ describe('fs threads', () => {
   });
 
   it('drop a job cancelled while it waits, and let idle threads exit', async () => {
-    const p = pool({ idleMs: 10 });
+    const p = pool({ idleMs: 10, slowMs: 60_000 });
     const ac = new AbortController();
-    const first = p.readdir([join(home, 'd')], [false]);
-    const second = p.readdir([join(home, 'd')], [false], ac.signal);
+    // One thread, two jobs outstanding on it: the third waits in the queue.
+    const sent = [p.readdir([join(home, 'd')], [false]), p.readdir([join(home, 'd')], [false])];
+    const waiting = p.readdir([join(home, 'd')], [false], ac.signal);
     ac.abort(new Error('gone'));
-    await expect(second).rejects.toThrow('gone');
-    await first;
+    await expect(waiting).rejects.toThrow('gone');
+    await Promise.all(sent);
     for (let i = 0; i < 200 && p.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(p.size).toBe(0);
   });
