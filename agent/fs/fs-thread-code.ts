@@ -9,10 +9,14 @@
  *
  * Jobs and answers (one answer per job, in order):
  *
- *   { op: 'readdir', dirs: (string|Uint8Array)[], bytes: boolean[] }
- *     → { dirs: ({ names: string, types } | { raw: Uint8Array[], types } | { err })[] }
+ *   { op: 'readdir', dirs: (string|Uint8Array)[], bytes: boolean[], stat: 0|1|2 }
+ *     → { dirs: ({ names: string, types, ...stats } | { raw: Uint8Array[], types, ...stats } | { err })[] }
  *       names joined by NUL (no name contains one); `raw` when asked for bytes
- *       or when a name did not decode as UTF-8 (it held U+FFFD).
+ *       or when a name did not decode as UTF-8 (it held U+FFFD). With `stat`
+ *       1 (lstat) or 2 (stat, dangling links as lstat) every entry is also
+ *       stat'ed in the same pass: `st`/`errs` as in a stat answer, one slot
+ *       per entry (a walk that stats everything saves a second job and the
+ *       trip of every path to this thread and back).
  *   { op: 'stat', paths, follow, dangling, links }
  *     → { st: Float64Array (STAT_FIELDS per path), errs?: (err|null)[], targets?: (Uint8Array|null)[] }
  *       `dangling`: a stat that fails with ENOENT falls back to lstat (find -L
@@ -47,7 +51,7 @@ function errOf(e, syscall) {
   return [e && typeof e.code === 'string' ? e.code : 'EIO', e && e.message ? String(e.message) : String(e), syscall];
 }
 
-function readOne(dir, bytes) {
+function readOne(dir, bytes, stat) {
   try {
     if (!bytes) {
       const ents = fs.readdirSync(dir, STRINGS);
@@ -61,7 +65,11 @@ function readOne(dir, bytes) {
         types[i] = typeOf(e);
         if (!lossy && e.name.indexOf('\uFFFD') !== -1) lossy = true;
       }
-      if (!lossy) return { names: names.join('\0'), types };
+      if (!lossy) {
+        const out = { names: names.join('\0'), types };
+        if (stat) statChildren(out, dir, names, stat);
+        return out;
+      }
     }
     const ents = fs.readdirSync(dir, BUFFERS);
     const n = ents.length;
@@ -71,10 +79,30 @@ function readOne(dir, bytes) {
       raw[i] = ents[i].name;
       types[i] = typeOf(ents[i]);
     }
-    return { raw, types };
+    const out = { raw, types };
+    if (stat) statChildren(out, dir, raw, stat);
+    return out;
   } catch (e) {
     return { err: errOf(e, 'opendir') };
   }
+}
+
+const SLASH = Buffer.from('/');
+
+function statChildren(out, dir, names, stat) {
+  const n = names.length;
+  const paths = new Array(n);
+  if (typeof dir === 'string') {
+    const prefix = dir.endsWith('/') ? dir : dir + '/';
+    for (let i = 0; i < n; i++) paths[i] = typeof names[i] === 'string' ? prefix + names[i] : Buffer.concat([Buffer.from(prefix), names[i]]);
+  } else {
+    const d = Buffer.from(dir.buffer, dir.byteOffset, dir.byteLength);
+    const prefix = d[d.length - 1] === 0x2f ? d : Buffer.concat([d, SLASH]);
+    for (let i = 0; i < n; i++) paths[i] = Buffer.concat([prefix, typeof names[i] === 'string' ? Buffer.from(names[i]) : names[i]]);
+  }
+  const a = statAll({ paths, follow: stat === 2, dangling: stat === 2, links: false });
+  out.st = a.st;
+  out.errs = a.errs;
 }
 
 function put(st, o, s) {
@@ -138,7 +166,7 @@ parentPort.on('message', (job) => {
   try {
     if (job.op === 'readdir') {
       const dirs = new Array(job.dirs.length);
-      for (let i = 0; i < dirs.length; i++) dirs[i] = readOne(job.dirs[i], job.bytes[i]);
+      for (let i = 0; i < dirs.length; i++) dirs[i] = readOne(job.dirs[i], job.bytes[i], job.stat);
       out = { dirs };
     } else if (job.op === 'stat') {
       out = statAll(job);

@@ -33,7 +33,17 @@ import type { FsPath } from './names.js';
 /** [code, message, syscall] of a failed call. */
 export type ThreadError = [code: string, message: string, syscall: string];
 
-export type DirResult = { names: string; types: Uint8Array } | { raw: Uint8Array[]; types: Uint8Array } | { err: ThreadError };
+/** With `stat` asked for: one slot per entry, as in a StatAnswer. */
+interface ChildStats {
+  st?: Float64Array;
+  errs?: (ThreadError | null)[] | null;
+}
+
+export type DirResult = ({ names: string; types: Uint8Array } & ChildStats) | ({ raw: Uint8Array[]; types: Uint8Array } & ChildStats) | { err: ThreadError };
+
+/** What a readdir job also does for each entry: nothing, lstat, or stat (a dangling link then as lstat). */
+export const DirStat = Object.freeze({ None: 0, Lstat: 1, Stat: 2 } as const);
+export type DirStat = (typeof DirStat)[keyof typeof DirStat];
 
 export interface StatAnswer {
   /** STAT_FIELDS numbers per path (mode, nlink, uid, gid, size, blocks, ino, dev, mtimeMs, atimeMs, ctimeMs). */
@@ -52,7 +62,7 @@ export interface StatJob {
   links?: boolean;
 }
 
-type Job = { op: 'readdir'; dirs: FsPath[]; bytes: boolean[] } | ({ op: 'stat' } & Required<StatJob>);
+type Job = { op: 'readdir'; dirs: FsPath[]; bytes: boolean[]; stat: DirStat } | ({ op: 'stat' } & Required<StatJob>);
 
 /** Jobs a thread may have outstanding: the one it runs and the next. */
 const PIPELINE = 2;
@@ -111,9 +121,9 @@ export class FsThreads {
     return this.#threads.length;
   }
 
-  /** Read whole directories; one result per directory, in order. */
-  readdir(dirs: FsPath[], bytes: boolean[], signal?: AbortSignal): Promise<DirResult[]> {
-    return this.#run<{ dirs: DirResult[] }>({ op: 'readdir', dirs, bytes }, signal).then((r) => r.dirs);
+  /** Read whole directories (and maybe stat every entry); one result per directory, in order. */
+  readdir(dirs: FsPath[], bytes: boolean[], signal?: AbortSignal, stat: DirStat = DirStat.None): Promise<DirResult[]> {
+    return this.#run<{ dirs: DirResult[] }>({ op: 'readdir', dirs, bytes, stat }, signal).then((r) => r.dirs);
   }
 
   /** stat or lstat every path; errors per path. */

@@ -30,7 +30,7 @@
 import fs from 'node:fs';
 import { FILE_TYPES, ProtocolError, type FileType, type WireError } from '../../protocol/index.js';
 import { fsError, threadWireError } from './errors.js';
-import { fsThreads, type DirResult, type FsThreads, type StatAnswer } from './fs-threads.js';
+import { DirStat, fsThreads, type DirResult, type FsThreads, type StatAnswer } from './fs-threads.js';
 import { statRecordAt, typeOfMode, type StatRecord } from './info.js';
 import { decodeLossy, decodeStrict, joinBytes, type FsPath } from './names.js';
 import type { Resolved } from './paths.js';
@@ -142,6 +142,9 @@ interface Ancestor {
   path: string;
   parent: Ancestor | undefined;
 }
+
+/** A directory read without error. */
+type DirAnswer = Exclude<DirResult, { err: unknown }>;
 
 /** An entry waiting for its stat. */
 interface StatItem {
@@ -268,12 +271,24 @@ export function walk(opts: WalkOptions): Walk {
   const needsStat = (type: FileType): boolean =>
     statAll || type === 'unknown' || (follow && (type === 'symlink' || type === 'dir')) || (xdev && type === 'dir');
 
-  const child = (dir: Dir, io: FsPath, path: string, prefix: string, raw: Buffer | undefined, name: string, type: FileType): void => {
-    if (needsStat(type)) statQ.push({ dir, io, path, prefix, raw, name, type });
-    else deliver(dir, io, path, prefix, raw, name, dir.depth + 1, type, undefined);
+  /** How readdir jobs stat the entries they read: every entry when statAll (one pass, no stat jobs). */
+  const dirStat = statAll ? (follow ? DirStat.Stat : DirStat.Lstat) : DirStat.None;
+
+  /** Entry `i` of directory answer `r`: delivered with the stats the job made, queued for a stat job, or delivered as is. */
+  const child = (dir: Dir, r: DirAnswer, i: number, io: FsPath, path: string, prefix: string, raw: Buffer | undefined, name: string, type: FileType): void => {
+    const depth = dir.depth + 1;
+    if (r.st) {
+      const err = r.errs?.[i];
+      if (err) reportError(path, raw, depth, type, threadWireError(err, io));
+      else {
+        const st = statRecordAt(r.st, i);
+        deliver(dir, io, path, prefix, raw, name, depth, typeOfMode(st.mode), st);
+      }
+    } else if (needsStat(type)) statQ.push({ dir, io, path, prefix, raw, name, type });
+    else deliver(dir, io, path, prefix, raw, name, depth, type, undefined);
   };
 
-  const onNames = (dir: Dir, joined: string, types: Uint8Array): void => {
+  const onNames = (dir: Dir, r: DirAnswer, joined: string, types: Uint8Array): void => {
     if (types.length === 0) return;
     const names = joined.split('\0');
     const prefix = prefixOf(dir.path);
@@ -281,11 +296,11 @@ export function walk(opts: WalkOptions): Walk {
     for (let i = 0; i < names.length && !finished; i++) {
       const name = names[i]!;
       const path = prefix + name;
-      child(dir, ioIsPath ? path : ioPrefix + name, path, prefix, dir.raw && joinBytes(dir.raw, name), name, FILE_TYPES[types[i]!]!);
+      child(dir, r, i, ioIsPath ? path : ioPrefix + name, path, prefix, dir.raw && joinBytes(dir.raw, name), name, FILE_TYPES[types[i]!]!);
     }
   };
 
-  const onBytes = (dir: Dir, names: Uint8Array[], types: Uint8Array): void => {
+  const onBytes = (dir: Dir, r: DirAnswer, names: Uint8Array[], types: Uint8Array): void => {
     const prefix = prefixOf(dir.path);
     for (let i = 0; i < names.length && !finished; i++) {
       const u = names[i]!;
@@ -298,15 +313,15 @@ export function walk(opts: WalkOptions): Walk {
       if (text !== undefined && typeof dir.io === 'string') io = prefixOf(dir.io) + text;
       else io = joinBytes(dir.io, bytes);
       if (raw !== undefined || text === undefined) raw = joinBytes(raw ?? dir.path, bytes);
-      child(dir, io, path, prefix, raw, name, FILE_TYPES[types[i]!]!);
+      child(dir, r, i, io, path, prefix, raw, name, FILE_TYPES[types[i]!]!);
     }
   };
 
   const onDir = (dir: Dir, r: DirResult): void => {
     // GNU find: the directory was printed already; "find: 'x': Permission denied" goes to stderr.
     if ('err' in r) reportError(dir.path, dir.raw, dir.depth, 'dir', threadWireError(r.err, dir.io));
-    else if ('names' in r) onNames(dir, r.names, r.types);
-    else onBytes(dir, r.raw, r.types);
+    else if ('names' in r) onNames(dir, r, r.names, r.types);
+    else onBytes(dir, r, r.raw, r.types);
   };
 
   function readDirs(dirs: Dir[]): void {
@@ -316,6 +331,7 @@ export function walk(opts: WalkOptions): Walk {
         dirs.map((d) => d.io),
         dirs.map((d) => d.bytes),
         jobs.signal,
+        dirStat,
       )
       .then(
         (results) => {

@@ -159,11 +159,13 @@ describe('fs.find', () => {
     expect(paths(items)).toEqual(['small', 'small/a.txt', 'small/link', 'small/sub']);
   });
 
-  it('an entry that vanishes between readdir and lstat is an error entry, not a failure', async () => {
+  it('an entry that vanishes between readdir and its stat is an error entry, not a failure', async () => {
+    // follow: the links are listed by a readdir job and stat'ed by a stat job afterwards.
     const dir = join(home, 'vanish');
     mkdirSync(dir);
-    for (let i = 0; i < 50; i++) writeFileSync(join(dir, `f${i}`), '');
-    // fs threads whose stat jobs run just after half the names were removed.
+    writeFileSync(join(dir, 'target'), '');
+    for (let i = 0; i < 50; i++) symlinkSync('target', join(dir, `f${i}`));
+    // fs threads whose stat jobs run just after half the links were removed.
     const real = new FsThreads();
     const threads = Object.assign(Object.create(real) as FsThreads, {
       stat: (job: Parameters<FsThreads['stat']>[0], signal?: AbortSignal) => {
@@ -173,11 +175,12 @@ describe('fs.find', () => {
       readdir: real.readdir.bind(real),
     });
     try {
-      const { items, summary } = await createDirect({ home, threads }).items(fsFind, { root: dir, stat: true });
+      const { items, summary } = await createDirect({ home, threads }).items(fsFind, { root: dir, follow: true });
       const errors = items.filter((e) => e.error);
       expect(errors).toHaveLength(25);
+      // stat said ENOENT, so it was checked again as a dangling link: lstat says ENOENT too.
       expect(errors.every((e) => e.error!.code === 'ENOENT' && e.error!.message.startsWith(`lstat ${dir}/f`))).toBe(true);
-      expect(items.length).toBe(51); // each name once: as a result or as an error
+      expect(items.length).toBe(52); // the root, target, and each link once: as a result or as an error
       expect(summary.errors).toBe(25);
     } finally {
       await real.close();

@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAT_FIELDS } from '../../../agent/fs/fs-thread-code.js';
-import { FsThreads } from '../../../agent/fs/fs-threads.js';
+import { DirStat, FsThreads } from '../../../agent/fs/fs-threads.js';
 import { statRecordAt } from '../../../agent/fs/info.js';
 import { FILE_TYPES } from '../../../protocol/index.js';
 import { bpath, removeTree, tempDir } from '../../support/trees.js';
@@ -47,6 +47,22 @@ describe('fs threads', () => {
     const [r] = await pool().readdir([join(home, 'bytes')], [false]);
     if (!r || !('raw' in r)) throw new Error('expected raw names');
     expect(r.raw.map((b) => Buffer.from(b).toString('hex'))).toEqual(['66ff']);
+  });
+
+  it('stat every entry in the same pass when asked: lstat, or stat with dangling links as lstat; byte names too', async () => {
+    const p = pool();
+    const [l] = await p.readdir([join(home, 'd')], [false], undefined, DirStat.Lstat);
+    const [s] = await p.readdir([join(home, 'd')], [false], undefined, DirStat.Stat);
+    const [b] = await p.readdir([join(home, 'bytes')], [false], undefined, DirStat.Stat);
+    const byName = (r: typeof l) => {
+      if (!r || !('names' in r) || !r.st) throw new Error('expected names with stats');
+      return Object.fromEntries(r.names.split('\0').map((n, i) => [n, statRecordAt(r.st!, i).mode & 0o170000]));
+    };
+    expect(byName(l)).toEqual({ dangling: 0o120000, f: 0o100000, link: 0o120000, sub: 0o040000 });
+    expect(byName(s)).toEqual({ dangling: 0o120000, f: 0o100000, link: 0o100000, sub: 0o040000 });
+    if (!b || !('raw' in b) || !b.st) throw new Error('expected raw names with stats');
+    expect(b.errs ?? null).toBeNull();
+    expect(statRecordAt(b.st, 0).mode & 0o170000).toBe(0o100000);
   });
 
   it('stat a batch with one answer or error per path, in order; dangling links fall back to lstat when asked', async () => {
