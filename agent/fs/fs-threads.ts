@@ -15,6 +15,10 @@
  * without waiting for the main thread to read the last answer (with one, the
  * thread sat idle a third of a 200k-entry walk).
  *
+ * Jobs go to the first thread whose current job is not slow, so on a
+ * healthy filesystem all the work runs on one thread (like GNU find and du)
+ * and extra threads idle out.
+ *
  * Hung filesystems: a job that does not come back (a dead NFS server) holds
  * its thread. Once a thread's current job has run for `slowMs`, the jobs
  * queued behind it there are handed to other threads (reads are idempotent:
@@ -186,22 +190,25 @@ export class FsThreads {
 
   #dispatch(): void {
     const now = performance.now();
-    let allSlow = true;
+    // Work goes to the first thread that is not slow. More threads only pay
+    // off when calls are slow: on fast local disks a second one cost ~50% more
+    // CPU for at best ~10% less wall time on the 2-core bench machine.
+    let healthy: Thread | undefined;
     for (const t of this.#threads) {
-      if (this.#isSlow(t, now)) {
-        // Jobs waiting behind a slow call: run copies elsewhere.
-        for (let i = 1; i < t.jobs.length; i++) {
-          const task = t.jobs[i]!;
-          if (task.done || task.rescued) continue;
-          task.rescued = true;
-          this.#queue.splice(this.#head, 0, task);
-        }
+      if (!this.#isSlow(t, now)) {
+        healthy ??= t;
         continue;
       }
-      allSlow = false;
-      while (t.jobs.length < PIPELINE && this.#waiting > 0 && this.#give(t, now));
+      // Jobs waiting behind a slow call: run copies elsewhere.
+      for (let i = 1; i < t.jobs.length; i++) {
+        const task = t.jobs[i]!;
+        if (task.done || task.rescued) continue;
+        task.rescued = true;
+        this.#queue.splice(this.#head, 0, task);
+      }
     }
-    if (this.#waiting > 0 && this.#threads.length < this.#max && allSlow) this.#give(this.#spawn(), now);
+    if (healthy) while (healthy.jobs.length < PIPELINE && this.#waiting > 0 && this.#give(healthy, now));
+    else if (this.#waiting > 0 && this.#threads.length < this.#max) this.#give(this.#spawn(), now);
     this.#armCheck(now);
   }
 
