@@ -4,7 +4,7 @@
  * sequential latency is unchanged. Each caller still gets its own result or
  * its own RemoteError, exactly as from a single call.
  */
-import { fsLstat, fsStat, fsStatMany, STAT_MANY_MAX, type FileInfo, type PathArg } from '../protocol/index.js';
+import { fsLstat, fsStat, fsStatMany, readStatMany, STAT_MANY_MAX, type FileInfo, type PathArg, type StatManyItem } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import { RemoteError } from './errors.js';
 
@@ -49,11 +49,17 @@ export class StatBatcher {
   #send(batch: Waiter[], follow: boolean): void {
     const method = follow ? 'fs.stat' : 'fs.lstat';
     this.#conn.call(fsStatMany, { paths: batch.map((w) => w.path), follow }).then(
-      (items) => {
+      (r) => {
+        let items: StatManyItem[];
+        try {
+          items = readStatMany(r, batch.length);
+        } catch (err) {
+          batch.forEach((w) => w.reject(err as Error));
+          return;
+        }
         batch.forEach((w, i) => {
-          const it = items[i];
-          if (!it) w.reject(new RemoteError({ code: 'INTERNAL', message: `${method}: no result in the batch answer` }, method));
-          else if ('error' in it) w.reject(new RemoteError(it.error, method));
+          const it = items[i]!;
+          if ('error' in it) w.reject(new RemoteError(it.error, method));
           else w.resolve(it);
         });
       },

@@ -8,11 +8,12 @@
  * path); lstat jobs read symlink targets in the same pass.
  */
 import { lstat, stat, type Stats } from 'node:fs';
-import { fsStatMany, type FileInfo, type StatManyItem } from '../../protocol/index.js';
+import { fsStatMany, StatManyWriter } from '../../protocol/index.js';
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
 import { threadWireError } from './errors.js';
-import { statFields, statRecordAt } from './info.js';
+import { STAT_FIELDS } from './fs-thread-code.js';
+import { typeOfMode } from './info.js';
 import { nameFromBytes } from './names.js';
 import { ioPath } from './paths.js';
 import { STAT_BATCH } from './walk.js';
@@ -25,8 +26,10 @@ export function statOne(io: ReturnType<typeof ioPath>, follow: boolean): Promise
 export function registerStatMany(registry: Registry, deps: FsDeps): void {
   registry.unary(fsStatMany, async (p, ctx) => {
     const ios = p.paths.map((path) => ioPath(path, deps.home));
-    const out = new Array<StatManyItem>(ios.length);
-    const names: Promise<void>[] = [];
+    // The fs threads answer in STAT_MANY_FIELDS order already (fs-thread-code.ts): slots are copied as they are.
+    const out = new StatManyWriter(ios.length);
+    const uids = new Set<number>();
+    const gids = new Set<number>();
     const jobs: Promise<void>[] = [];
     for (let start = 0; start < ios.length; start += STAT_BATCH) {
       const paths = ios.slice(start, start + STAT_BATCH);
@@ -35,25 +38,34 @@ export function registerStatMany(registry: Registry, deps: FsDeps): void {
           for (let i = 0; i < paths.length; i++) {
             const err = a.errs?.[i];
             if (err) {
-              out[start + i] = { error: threadWireError(err, paths[i]!) };
+              out.fail(start + i, threadWireError(err, paths[i]!));
               continue;
             }
-            const info: FileInfo = statFields(statRecordAt(a.st, i));
+            const o = i * STAT_FIELDS;
+            out.set(start + i, typeOfMode(a.st[o]!), a.st, o);
+            uids.add(a.st[o + 2]!);
+            gids.add(a.st[o + 3]!);
             const target = a.targets?.[i];
             if (target) {
               const t = nameFromBytes(Buffer.from(target.buffer, target.byteOffset, target.byteLength));
-              info.target = t.name;
-              if (t.raw) info.targetRaw = t.raw;
+              out.target(start + i, t.name, t.raw);
             }
-            const wait = deps.owners.fill(info);
-            if (wait) names.push(wait);
-            out[start + i] = info;
           }
         }),
       );
     }
     await Promise.all(jobs);
-    await Promise.all(names);
-    return out;
+    // Names once per id of the batch, not once per path.
+    await Promise.all([
+      ...[...uids].map(async (uid) => {
+        const name = deps.owners.userCached(uid) ?? (await deps.owners.user(uid));
+        if (name) out.user(uid, name);
+      }),
+      ...[...gids].map(async (gid) => {
+        const name = deps.owners.groupCached(gid) ?? (await deps.owners.group(gid));
+        if (name) out.group(gid, name);
+      }),
+    ]);
+    return out.result();
   });
 }

@@ -2,7 +2,7 @@ import { mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Owners } from '../../../agent/fs/index.js';
-import { fsExists, fsIsDir, fsIsFile, fsLstat, fsReadlink, fsRealpath, fsStat } from '../../../protocol/index.js';
+import { fsExists, fsIsDir, fsIsFile, fsLstat, fsReadlink, fsRealpath, fsStat, fsStatMany, readStatMany } from '../../../protocol/index.js';
 import { createDirect } from '../../support/direct.js';
 import { bpath, removeTree, tempDir } from '../../support/trees.js';
 import { rejectsWith } from './helpers.js';
@@ -105,5 +105,23 @@ describe('fs.realpath / fs.readlink', () => {
   it('fail with the errno code', async () => {
     await rejectsWith(direct.call(fsReadlink, { path: 'dir/file' }), 'EINVAL');
     await rejectsWith(direct.call(fsRealpath, { path: 'dir/dangling' }), 'ENOENT');
+  });
+});
+
+describe('fs.statMany', () => {
+  it('answers each path exactly as fs.stat / fs.lstat alone would, errors included', async () => {
+    const paths = ['dir/file', 'dir/link', 'dir/dangling', 'dir/loop1', 'nope', 'dir', 'to-bad'];
+    for (const follow of [true, false]) {
+      const items = readStatMany(await direct.call(fsStatMany, { paths, follow }), paths.length);
+      const alone = await Promise.all(
+        paths.map((path) =>
+          direct.call(follow ? fsStat : fsLstat, { path }).then(
+            (info) => info,
+            (err: { toWire(): unknown }) => ({ error: err.toWire() }),
+          ),
+        ),
+      );
+      expect(items).toEqual(alone);
+    }
   });
 });
