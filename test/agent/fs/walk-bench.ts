@@ -3,7 +3,6 @@
  * a vitest file: timings are for people, not assertions).
  *
  *   npx tsx test/agent/fs/walk-bench.ts [entries…]      default: 22200 200000
- *   UV_THREADPOOL_SIZE=8 npx tsx test/agent/fs/walk-bench.ts
  *
  * Per tree: GNU `find ROOT -print0` into a pipe (what a shell user waits
  * for), fs.find through the direct harness (entries built and batched as
@@ -64,7 +63,7 @@ for (const entries of sizes.length ? sizes : [22_200, 200_000]) {
   rows.push(['GNU du -s -b', await best(() => gnu('du', ['-s', '-b', root]))]);
   rows.push(['fs.du', await best(() => timed(() => direct.collect(fsDu, { path: root })))]);
   const rss = process.memoryUsage().rss / 1e6;
-  console.log(`\n${entries} entries (${n} matched), UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, rss ${rss.toFixed(0)} MB`);
+  console.log(`\n${entries} entries (${n} matched), rss ${rss.toFixed(0)} MB (walks run on the fs threads: agent/fs/fs-threads.ts)`);
   for (const [what, ms] of rows) {
     const extra = what.startsWith('fs.') ? `  ${((n / ms) * 1000).toFixed(0)} entries/s` : '';
     console.log(`  ${what.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms${extra}`);
