@@ -75,7 +75,6 @@ interface Task {
   job: Job;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
-  signal: AbortSignal | undefined;
   /** Answered (or failed); a duplicate answer from a rescued copy is dropped. */
   done: boolean;
   /** Queued again because it waited behind a slow call (once is enough). */
@@ -150,7 +149,22 @@ export class FsThreads {
 
   #run<R>(job: Job, signal: AbortSignal | undefined): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.#queue.push({ job, resolve: resolve as (v: unknown) => void, reject, signal, done: false, rescued: false });
+      const task: Task = { job, resolve: resolve as (v: unknown) => void, reject, done: false, rescued: false };
+      if (signal) {
+        if (signal.aborted) return reject(signal.reason);
+        // Settle at once on abort, queued or running: nobody waits on a stuck thread for a cancelled job.
+        const onAbort = () => this.#fail(task, signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        task.resolve = (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v as R);
+        };
+        task.reject = (e) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e);
+        };
+      }
+      this.#queue.push(task);
       this.#dispatch();
     });
   }
@@ -169,12 +183,7 @@ export class FsThreads {
         this.#queue = [];
         this.#head = 0;
       }
-      if (task.done) continue; // a rescued copy already answered
-      // Cancelled while waiting: never started, nothing to wait for.
-      if (task.signal?.aborted) {
-        this.#fail(task, task.signal.reason);
-        continue;
-      }
+      if (task.done) continue; // cancelled, or a rescued copy already answered
       return task;
     }
     return undefined;

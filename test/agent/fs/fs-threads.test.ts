@@ -113,6 +113,16 @@ describe('fs threads', () => {
     expect(p.size).toBe(0);
   });
 
+  it('reject a job cancelled while its thread runs it, and keep answering the jobs after it', async () => {
+    const p = pool({ slowMs: 60_000 });
+    const ac = new AbortController();
+    const running = p.stat({ paths: [join(home, 'd', 'f')], follow: false }, ac.signal);
+    const next = p.stat({ paths: [join(home, 'd', 'f')], follow: false });
+    ac.abort(new Error('not wanted'));
+    await expect(running).rejects.toThrow('not wanted');
+    expect(statRecordAt((await next).st, 0).size).toBe(3);
+  });
+
   it('reject every job with SHUTTING_DOWN on close', async () => {
     const p = pool();
     const jobs = Array.from({ length: 3 }, () => p.readdir([join(home, 'd')], [false]).catch((e: unknown) => e));
