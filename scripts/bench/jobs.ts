@@ -30,6 +30,8 @@ interface Target {
   /** The submit command's name in jobs.stats().calls. */
   submitCall: string;
   cleanup(): Promise<void>;
+  /** Wait until the scheduler is idle again, so each latency sample starts from the same state. */
+  settle(): Promise<void>;
   /** Baselines that talk to the scheduler directly (none for local). */
   direct?: { arraySubmitMs(): Promise<number>; latency(): Promise<{ runningMs: number; doneMs: number }> };
 }
@@ -113,6 +115,7 @@ async function localTarget(): Promise<Target> {
     scheduler: 'local',
     c,
     submitCall: 'local.submit',
+    async settle() {},
     async cleanup() {
       await cancelAll(t);
       await c.close();
@@ -136,6 +139,17 @@ async function slurmTarget(): Promise<Target | string> {
     scheduler: 'slurm',
     c,
     submitCall: 'sbatch',
+    // A job submitted while the node still completes the previous one waits for the next
+    // scheduling pass (~1 s here): measure both sides from an idle node, or whichever goes
+    // second in a round pays for the first.
+    async settle() {
+      for (let i = 0; i < 200; i++) {
+        const nodes = (await asUser('sinfo', ['-h', '-o', '%T'])).stdout.trim().split('\n');
+        const jobs = (await asUser('squeue', ['-h', '-u', user.name, '-o', '%i'])).stdout.trim();
+        if (jobs === '' && nodes.every((n) => n === 'idle')) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     direct: {
       async arraySubmitMs() {
         const t0 = performance.now();
@@ -177,7 +191,9 @@ export async function benchJobs(opts: { rounds: number }): Promise<{ tables: { t
       const ours: { runningMs: number; doneMs: number }[] = [];
       const base: { runningMs: number; doneMs: number }[] = [];
       for (let i = 0; i < opts.rounds; i++) {
+        await t.settle();
         ours.push(await ourLatency(t, ['sleep', '1']));
+        await t.settle();
         base.push(t.direct ? await t.direct.latency() : await spawnLatency());
       }
       r.latency = { ours, baseline: base };
