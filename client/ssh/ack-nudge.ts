@@ -16,9 +16,13 @@
  * same way ssh2's keepalive does; if that internal shape is missing (another
  * ssh2 version), we do nothing and only lose the optimisation.
  */
+import { createRequire } from 'node:module';
+import type { Duplex } from 'node:stream';
 import type { Client } from 'ssh2';
 
 const INTERVAL_MS = 3;
+/** Milliseconds after tunnel data arrives with nothing sent back before a keepalive carries our ACK. */
+const PROMPT_ACK_MS = 2;
 /** Upper bound on pings per nudged operation (≈ 1 s of nudging). */
 const MAX_PINGS = 300;
 
@@ -51,4 +55,63 @@ export function nudgeAcks<T>(ssh: Client, pending: Promise<T>): Promise<T> {
   const stop = () => clearInterval(timer);
   pending.then(stop, stop);
   return pending;
+}
+
+/**
+ * ssh2's own "give the sender its window back" (Channel.js windowAdjust),
+ * null if this ssh2 has no such export (then promptAcks does nothing).
+ */
+const windowAdjust = ((): ((ch: unknown) => void) | null => {
+  try {
+    const m = createRequire(import.meta.url)('ssh2/lib/Channel.js') as { windowAdjust?: unknown };
+    return typeof m.windowAdjust === 'function' ? (m.windowAdjust as (ch: unknown) => void) : null;
+  } catch {
+    return null;
+  }
+})();
+
+/**
+ * The same stall after connect, for the life of a tunnel channel: sshd's
+ * Nagle holds the tail of each burst it relays until our ACK, and our
+ * kernel delays that ACK (~40 ms) while we have nothing to send — a
+ * streamed find that arrived after a pause stalled 40 ms at a time. So
+ * whenever data arrives on the channel and we write nothing within
+ * PROMPT_ACK_MS, we return the channel's window at once (what ssh2 does
+ * anyway once half of it is used): a CHANNEL_WINDOW_ADJUST, which sshd
+ * does not answer — an answer would be one more small packet held by Nagle
+ * (a keepalive's reply was) — and whose TCP segment carries the ACK.
+ * Skipped while the reader is behind (ssh2 then holds the window back on
+ * purpose). A request/response exchange (the next request leaves at once)
+ * sends none. Hooks the channel's push and _write, so its flow mode is left
+ * alone.
+ */
+export function promptAcks<T extends Duplex>(ch: T): T {
+  const adjust = windowAdjust;
+  if (!adjust) return ch;
+  const c = ch as unknown as { push: Duplex['push']; _write: (...a: unknown[]) => unknown; _waitChanDrain?: boolean };
+  // Data that arrived after our last write is data we have not ACKed yet.
+  let lastWrite = 0;
+  let lastData = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const write = c._write;
+  c._write = function (this: unknown, ...a: unknown[]) {
+    lastWrite = performance.now();
+    return write.apply(this, a);
+  };
+  const check = () => {
+    timer = null;
+    if (lastData <= lastWrite || c._waitChanDrain) return;
+    adjust(ch);
+    lastWrite = performance.now();
+  };
+  const push = c.push;
+  c.push = function (this: Duplex, chunk: unknown, encoding?: BufferEncoding) {
+    if (chunk !== null) {
+      lastData = performance.now();
+      if (!timer) (timer = setTimeout(check, PROMPT_ACK_MS)).unref();
+    }
+    return push.call(this, chunk, encoding);
+  };
+  ch.once('close', () => timer && clearTimeout(timer));
+  return ch;
 }

@@ -11,6 +11,7 @@
 import { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { ConnectionError } from '../errors.js';
+import { promptAcks } from './ack-nudge.js';
 import { execChannel } from './remote-exec.js';
 import { bridgeScript, MARK, type AgentPlace } from './scripts.js';
 
@@ -20,7 +21,9 @@ export type TunnelKind = 'stream-local' | 'exec-bridge';
 const BRIDGE_READY_MS = 20_000;
 
 export function openStreamLocal(ssh: Client, socket: string): Promise<ClientChannel> {
-  return new Promise((resolve, reject) => ssh.openssh_forwardOutStreamLocal(socket, (err, ch) => (err ? reject(err) : resolve(coalesceWrites(ch)))));
+  return new Promise((resolve, reject) =>
+    ssh.openssh_forwardOutStreamLocal(socket, (err, ch) => (err ? reject(err) : resolve(coalesceWrites(promptAcks(ch))))),
+  );
 }
 
 /**
@@ -108,7 +111,7 @@ export class MarkedStream extends Duplex {
 }
 
 export async function openExecBridge(ssh: Client, place: AgentPlace & { runDir: string }): Promise<Duplex> {
-  const ch = await execChannel(ssh, bridgeScript(place));
+  const ch = promptAcks(await execChannel(ssh, bridgeScript(place)));
   const s = new MarkedStream(ch, MARK.bridge);
   await s.ready;
   return s;
