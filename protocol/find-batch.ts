@@ -9,7 +9,8 @@
  * once per batch) plus a name, prefixes and names each one string joined by
  * NUL (which no path contains), types and depths are small arrays, and the
  * rare parts (raw bytes of non-UTF-8 paths, errors, stat fields) are sparse.
- * Sending each prefix once cut a 200k-entry walk's bytes about 5×.
+ * The bench's 200k-entry walk is 4.4 MB on the wire this way, 25 MB with
+ * whole paths, 29 MB as one map per entry.
  *
  * Pure data, no I/O. `FindBatchWriter` builds a batch without an object per
  * entry; `readFindBatch` turns one back into FindEntry objects, checking the
