@@ -109,11 +109,12 @@ export interface Walk {
 }
 
 /**
- * fs-thread jobs queued or running per walk. One thread finishes a job while
- * the walk has the next ones queued; more than a few only lengthens the queue
- * another request's job waits behind (each job is ~1 ms on a local disk).
+ * fs-thread jobs queued or running per walk: enough for the thread's
+ * pipeline (4) and the next ones ready when it frees up. More only lengthens
+ * the queue another request's job waits behind (each job is ~1 ms on a local
+ * disk).
  */
-export const WALK_CONCURRENCY = 4;
+export const WALK_CONCURRENCY = 8;
 
 /**
  * Directories per readdir job: enough to amortise the hand-off (a message

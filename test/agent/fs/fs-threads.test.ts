@@ -103,8 +103,8 @@ describe('fs threads', () => {
   it('drop a job cancelled while it waits, and let idle threads exit', async () => {
     const p = pool({ idleMs: 10, slowMs: 60_000 });
     const ac = new AbortController();
-    // One thread, two jobs outstanding on it: the third waits in the queue.
-    const sent = [p.readdir([join(home, 'd')], [false]), p.readdir([join(home, 'd')], [false])];
+    // One thread, four jobs outstanding on it: the fifth waits in the queue.
+    const sent = Array.from({ length: 4 }, () => p.readdir([join(home, 'd')], [false]));
     const waiting = p.readdir([join(home, 'd')], [false], ac.signal);
     ac.abort(new Error('gone'));
     await expect(waiting).rejects.toThrow('gone');
