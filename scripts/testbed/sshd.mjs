@@ -93,7 +93,7 @@ async function startAll() {
   const accounts = prepareAccounts(DIR);
   const keys = ensureClientKeys(DIR);
   if (accounts.root) {
-    accounts.infos.forEach((info) => installAuthorizedKeys(info, keys.pubKeys));
+    accounts.infos.forEach((info) => installAuthorizedKeys(info, keys.pubKeys, DIR));
     writeNoisyDotfiles(accounts.infos);
   } else {
     writeTestbedAuthorizedKeys(accounts.authorizedKeysFile, keys.pubKeys);

@@ -1,6 +1,6 @@
 // Accounts the sshd testbed logs in as, and what lives in their homes:
 // authorized_keys and a deliberately noisy login environment.
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo as osUserInfo } from 'node:os';
 import { join } from 'node:path';
 import { TEST_USERS, ensureUser, isRoot, run, tryRun, userInfo, which } from '../common.mjs';
@@ -56,13 +56,39 @@ function allowPubkeyLogin(name) {
   if (hash.startsWith('!')) run('usermod', ['-p', '*', name]);
 }
 
-/** Write `~/.ssh/authorized_keys` for one account, owned by it, 0700/0600 as StrictModes wants. */
-export function installAuthorizedKeys(info, pubKeys) {
+/**
+ * Put this testbed's keys into `~/.ssh/authorized_keys` of one account (owned
+ * by it, 0700/0600 as StrictModes wants). Lines are tagged with the testbed
+ * dir: lines of this testbed are replaced, other testbeds' kept (two checkouts
+ * on one machine must not lock each other out), and lines of testbeds whose
+ * dir is gone are dropped, so the file does not grow run after run.
+ *
+ * @param {string} tag the testbed dir that owns these keys
+ */
+export function installAuthorizedKeys(info, pubKeys, tag) {
   const sshDir = join(info.home, '.ssh');
   mkdirSync(sshDir, { recursive: true });
   chmodSync(sshDir, 0o700);
   chownSync(sshDir, info.uid, info.gid);
-  writeOwned(info, join(sshDir, 'authorized_keys'), pubKeys.join('\n') + '\n', 0o600);
+  const file = join(sshDir, 'authorized_keys');
+  const mark = ' clustrix-testbed:';
+  let kept = [];
+  try {
+    kept = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => {
+        if (!l.trim()) return false;
+        const at = l.indexOf(mark);
+        // Untagged: not ours (leave it), unless written by an older testbed (its key comments).
+        if (at < 0) return !/ clustrix-testbed-client(-encrypted)?$/.test(l.trim());
+        const owner = l.slice(at + mark.length).trim();
+        return owner !== tag && existsSync(owner);
+      });
+  } catch {
+    /* no file yet */
+  }
+  const ours = pubKeys.map((k) => `${k.trim().split(/\s+/).slice(0, 2).join(' ')}${mark}${tag}`);
+  writeOwned(info, file, [...kept, ...ours].join('\n') + '\n', 0o600);
 }
 
 /** Non-root mode: one testbed-owned authorized_keys file for the current user. */
