@@ -73,8 +73,10 @@ export function registerFind(registry: Registry, deps: FsDeps): void {
           const st: EntryStat = assignStat({}, e.stats);
           const names = deps.owners.fill(st);
           if (names) {
+            // `e` is refilled for the next entry: keep what the batch needs before waiting.
+            const { prefix, type, depth, raw } = e;
             return names.then(() => {
-              out.add(e.prefix, rest, e.type, e.depth, e.raw, undefined, st);
+              out.add(prefix, rest, type, depth, raw, undefined, st);
               return batcher.added();
             });
           }

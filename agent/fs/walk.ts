@@ -35,9 +35,15 @@ import { statRecordAt, typeOfMode, type StatRecord } from './info.js';
 import { decodeLossy, decodeStrict, joinBytes, type FsPath } from './names.js';
 import type { Resolved } from './paths.js';
 
+/**
+ * What onEntry gets. One object per walk, refilled for every entry (a walk
+ * is hundreds of thousands of them; allocating one each was a good part of
+ * the event loop's garbage): read what you need during the call, copy what
+ * you keep.
+ */
 export interface WalkEntry {
-  /** The path as GNU find prints it (lossy when not UTF-8). */
-  path: string;
+  /** The path as GNU find prints it (lossy when not UTF-8); made on first read. */
+  readonly path: string;
   /**
    * `path` is `prefix + name` with this prefix (the parent's path and a
    * slash; one string object for all entries of a directory), or '' when
@@ -125,6 +131,32 @@ export const READDIR_BATCH = 32;
 /** Paths per stat job. */
 export const STAT_BATCH = 256;
 
+class EntrySlot implements WalkEntry {
+  prefix = '';
+  name = '';
+  /** The path when it is not prefix + name (the root), or already made. */
+  whole: string | undefined = undefined;
+  raw: Buffer | undefined = undefined;
+  depth = 0;
+  type: FileType = 'unknown';
+  stats: StatRecord | undefined = undefined;
+
+  get path(): string {
+    return (this.whole ??= this.prefix + this.name);
+  }
+
+  fill(whole: string | undefined, prefix: string, name: string, raw: Buffer | undefined, depth: number, type: FileType, stats: StatRecord | undefined): this {
+    this.whole = whole;
+    this.prefix = prefix;
+    this.name = name;
+    this.raw = raw;
+    this.depth = depth;
+    this.type = type;
+    this.stats = stats;
+    return this;
+  }
+}
+
 /** A directory waiting to be read. */
 interface Dir {
   io: FsPath;
@@ -179,6 +211,7 @@ export function walk(opts: WalkOptions): Walk {
   // Aborted when the walk ends for any reason: its jobs still queued are dropped.
   const jobs = new AbortController();
 
+  const slot = new EntrySlot();
   const stack: Dir[] = [];
   const statQ: StatItem[] = [];
   let inFlight = 0;
@@ -265,8 +298,14 @@ export function walk(opts: WalkOptions): Walk {
       anc = { dev: stats.dev, ino: stats.ino, path, parent: dir?.anc };
     }
     visited++;
-    emit(opts.onEntry({ path, prefix, raw, name, depth, type, stats }));
+    emit(opts.onEntry(slot.fill(path, prefix, name, raw, depth, type, stats)));
     if (descend && !finished) stack.push({ io, path, raw, depth, bytes: typeof io !== 'string', anc });
+  };
+
+  /** deliver() for an entry that is not entered and has no stats: nothing to make but the report. */
+  const leaf = (prefix: string, name: string, depth: number, type: FileType): void => {
+    visited++;
+    emit(opts.onEntry(slot.fill(undefined, prefix, name, undefined, depth, type, undefined)));
   };
 
   const needsStat = (type: FileType): boolean =>
@@ -294,10 +333,19 @@ export function walk(opts: WalkOptions): Walk {
     const names = joined.split('\0');
     const prefix = prefixOf(dir.path);
     const ioPrefix = ioIsPath ? prefix : prefixOf(dir.io as string);
+    // Entries that need neither a stat nor a descent, in the usual string-path walk, are
+    // delivered without making their path or fs-path strings (see leaf()).
+    const leaves = ioIsPath && dir.raw === undefined && r.st === undefined;
+    const depth = dir.depth + 1;
     for (let i = 0; i < names.length && !finished; i++) {
       const name = names[i]!;
+      const type = FILE_TYPES[types[i]!]!;
+      if (leaves && type !== 'dir' && !needsStat(type)) {
+        leaf(prefix, name, depth, type);
+        continue;
+      }
       const path = prefix + name;
-      child(dir, r, i, ioIsPath ? path : ioPrefix + name, path, prefix, dir.raw && joinBytes(dir.raw, name), name, FILE_TYPES[types[i]!]!);
+      child(dir, r, i, ioIsPath ? path : ioPrefix + name, path, prefix, dir.raw && joinBytes(dir.raw, name), name, type);
     }
   };
 
@@ -411,7 +459,7 @@ export function walk(opts: WalkOptions): Walk {
     // The root is always entered if it is a directory (find applies -xdev below the root).
     const name = baseName(root.shown);
     visited++;
-    emit(opts.onEntry({ path: root.shown, prefix: '', raw: root.raw, name, depth: 0, type, stats: st }));
+    emit(opts.onEntry(slot.fill(root.shown, '', name, root.raw, 0, type, st)));
     if (type === 'dir' && maxDepth > 0 && !(prune && prune(name)) && !finished) {
       const anc = follow ? { dev: st.dev, ino: st.ino, path: root.shown, parent: undefined } : undefined;
       stack.push({ io: root.io, path: root.shown, raw: root.raw, depth: 0, bytes: typeof root.io !== 'string', anc });
