@@ -25,7 +25,6 @@ const common = {
   legalComments: 'none',
 };
 
-rmSync(join(root, 'dist', 'types'), { recursive: true, force: true });
 await Promise.all([
   build({
     ...common,
@@ -47,6 +46,7 @@ await Promise.all([
 
 // Type declarations for the library and `clustrix/job` (dist/types), as a consumer's TypeScript reads them.
 if (!process.env.CLUSTRIX_BUILD_NO_TYPES) {
+  rmSync(join(root, 'dist', 'types'), { recursive: true, force: true });
   const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], {
     stdio: 'inherit',
   });
