@@ -84,5 +84,6 @@ export {
   type MapOptions,
   type RemoteOrigin,
   type Settled,
+  type UploadedPackage,
 } from './functions/index.js';
 export { ValueError } from '../protocol/values.js';

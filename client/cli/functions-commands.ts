@@ -17,6 +17,7 @@ import { parseHost } from './target.js';
 
 interface FunctionFlags extends JobFlags {
   external?: string[];
+  uploadExternals?: boolean;
   node?: string;
   quiet?: boolean;
   argsFile?: string;
@@ -58,6 +59,7 @@ function options(o: FunctionFlags, signal: AbortSignal): FunctionOptions {
   const sched = schedulerFlag(o);
   if (sched) f.scheduler = sched;
   if (o.external?.length) f.external = o.external;
+  if (o.uploadExternals) f.externals = 'upload';
   if (o.node) f.node = o.node;
   if (!o.quiet) f.onLog = (c) => c.lines.forEach((l) => process.stderr.write(`env ${c.stream}: ${l}\n`));
   return f;
@@ -111,6 +113,7 @@ export function registerFunctionCommands(program: Command, globals: () => Global
   const common = (cmd: Command) =>
     addJobFlags(cmd)
       .option('--external <package>', 'install this package on the cluster instead of bundling it (repeatable)', collect)
+      .option('--upload-externals', 'pack the external packages installed here and upload them (cluster without registry access)')
       .option('--node <path>', 'node binary on the compute nodes (default: the agent’s)')
       .option('--quiet', 'no progress or build lines on stderr');
 

@@ -28,6 +28,8 @@ export interface PackageRef {
 export interface ExternalPackage extends PackageRef {
   /** Why it is not bundled. */
   reason: 'native' | 'asked';
+  /** Where it is installed here (what `externals: 'upload'` packs), or null if it is not. */
+  dir: string | null;
 }
 
 export interface BundledPackage extends PackageRef {
@@ -131,7 +133,7 @@ function externalsPlugin(asked: Set<string>, found: Map<string, ExternalPackage>
         const dir = findPackageDir(name, args.resolveDir);
         if (!reason && dir && isNativePackage(dir)) reason = 'native';
         if (!reason) return undefined;
-        if (!found.has(name)) found.set(name, { name, version: dir ? (readPackage(dir).version ?? null) : null, reason });
+        if (!found.has(name)) found.set(name, { name, version: dir ? (readPackage(dir).version ?? null) : null, reason, dir });
         return { path: args.path, namespace: 'clustrix-external' };
       });
       b.onLoad({ filter: /.*/, namespace: 'clustrix-external' }, (args) => ({

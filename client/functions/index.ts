@@ -144,3 +144,4 @@ export { BundleCache, BundleError, bundleModule, type Bundle, type BundleOptions
 export { FunctionCall, MapCall } from './call.js';
 export { FunctionJobError, MapError, type RemoteOrigin, type Settled } from './errors.js';
 export type { CallReport, FunctionOptions } from './submit.js';
+export type { UploadedPackage } from './externals.js';

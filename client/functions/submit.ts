@@ -23,6 +23,7 @@ import { ConnectionError, RemoteError } from '../errors.js';
 import type { FsApi } from '../fs.js';
 import type { JobSpec } from '../jobs.js';
 import type { Bundle, BundleCache, BundledPackage, ExternalPackage } from './bundle.js';
+import { uploadExternals, type UploadedPackage } from './externals.js';
 
 /** What the job of a call may set (everything but what the call decides: command, array, outputs). */
 export type FunctionJob = Omit<JobSpec, 'command' | 'script' | 'array' | 'stdout' | 'stderr' | 'environment'>;
@@ -37,6 +38,13 @@ export interface FunctionOptions extends CallOptions, FunctionJob {
   environment?: EnvSpec | string;
   /** Packages to install on the cluster instead of bundling. */
   external?: string[];
+  /**
+   * How the external packages reach the cluster: `'registry'` (default) installs
+   * the versions installed here from the npm registry; `'upload'` packs the
+   * installed packages here and uploads them (for clusters without registry
+   * access, or packages that are not on it). Ignored when `environment.node` is given.
+   */
+  externals?: 'registry' | 'upload';
   scheduler?: SchedulerName;
   /** Reuse to make a retried call safe; default: a fresh UUID per call. */
   idempotencyKey?: string;
@@ -63,6 +71,8 @@ export interface CallReport {
   };
   /** The dependency environment, when the call needed one. */
   env: { hash: string; path: string; built: boolean } | null;
+  /** With `externals: 'upload'`: the packed packages and whether this call uploaded each. */
+  packages: UploadedPackage[];
   job: JobInfo;
   /** True when the idempotency key was used before: this is the original job. */
   existing: boolean;
@@ -75,11 +85,12 @@ export interface CallDeps {
   bundles: BundleCache;
 }
 
-/** The env spec a call needs: the caller's, plus the externals the bundler found. */
-export function envFor(o: FunctionOptions, bundle: Bundle): EnvSpec | null {
+/** The env spec a call needs: the caller's, plus the externals the bundler found (by version, or as uploaded tarballs). */
+export function envFor(o: FunctionOptions, bundle: Bundle, uploaded: UploadedPackage[] = []): EnvSpec | null {
   if (typeof o.environment === 'string') return null;
   const spec: EnvSpec = { ...(o.environment ?? {}) };
-  if (!spec.node && bundle.external.length > 0) {
+  if (!spec.node && uploaded.length > 0) spec.node = { tarballs: uploaded.map((p) => p.path), offline: true };
+  else if (!spec.node && bundle.external.length > 0) {
     const packages: Record<string, string> = {};
     for (const p of bundle.external) {
       if (!p.version) throw new Error(`external package ${p.name} has no version here (is it installed?); give environment.node to say how to install it`);
@@ -117,7 +128,9 @@ export async function submitCall(
   o: FunctionOptions & { items?: number; chunkSize?: number; maxConcurrent?: number },
 ): Promise<CallReport> {
   const bundle = await d.bundles.get(module, { ...(o.external ? { external: o.external } : {}), ...(o.sourcemap === false ? { sourcemap: false } : {}) });
-  const envSpec = envFor(o, bundle);
+  const wantsUpload = o.externals === 'upload' && typeof o.environment !== 'string' && !o.environment?.node;
+  const packages = wantsUpload ? await uploadExternals(d.conn, d.fs, bundle.external, o.signal) : [];
+  const envSpec = envFor(o, bundle, packages);
   let env: CallReport['env'] = null;
   const job: JobSpec = { ...jobPart(o) };
   if (typeof o.environment === 'string') job.environment = o.environment;
@@ -146,6 +159,7 @@ export async function submitCall(
       return {
         bundle: { sha256: bundle.sha256, bytes: bundle.code.length, path: r.bundlePath, bundled: bundle.bundled, external: bundle.external, uploaded },
         env,
+        packages,
         job: r.job,
         existing: r.existing,
       };

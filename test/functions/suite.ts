@@ -3,6 +3,7 @@
  * and on real Slurm: run, remote, map, exceptions, progress, the bundle and
  * environment reuse, and what reaches the scheduler.
  */
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Cluster } from '../../client/cluster.js';
@@ -155,7 +156,7 @@ export function defineFunctionsSuite(setup: () => Promise<FunctionsBed>): void {
     const first = c.run<(x: number) => number>(native, 'tripled', [5], opts);
     expect(await first).toBe(15);
     const r1 = (await first.submitted)!;
-    expect(r1.bundle.external).toEqual([{ name: 'clx-native', version: '0.4.0', reason: 'native' }]);
+    expect(r1.bundle.external).toEqual([{ name: 'clx-native', version: '0.4.0', reason: 'native', dir: join(fx.dir, 'node_modules', 'clx-native') }]);
     expect(r1.bundle.uploaded).toBe(true);
     expect(r1.env?.built).toBe(true);
     const second = c.run<(x: number) => number>(native, 'tripled', [7], opts);
@@ -163,6 +164,22 @@ export function defineFunctionsSuite(setup: () => Promise<FunctionsBed>): void {
     const r2 = (await second.submitted)!;
     expect(r2.bundle.uploaded).toBe(false);
     expect(r2.env).toEqual({ hash: r1.env!.hash, path: r1.env!.path, built: false });
+  }, 240_000);
+
+  it("with externals: 'upload', packs the installed native package here and installs it there with no registry, once", async () => {
+    const native = pathToFileURL(fx.native);
+    const first = c.run<(x: number) => number>(native, 'tripled', [2], { ...o(), externals: 'upload' });
+    expect(await first).toBe(6);
+    const r1 = (await first.submitted)!;
+    expect(r1.packages).toHaveLength(1);
+    expect(r1.packages[0]).toMatchObject({ name: 'clx-native', version: '0.4.0', uploaded: true, path: expect.stringMatching(/\/pkgs\/[0-9a-f]{64}\.tgz$/) });
+    expect(await c.fs.exists(r1.packages[0]!.path)).toBe(true);
+    expect(r1.env?.built).toBe(true);
+    const second = c.run<(x: number) => number>(native, 'tripled', [3], { ...o(), externals: 'upload' });
+    expect(await second).toBe(9);
+    const r2 = (await second.submitted)!;
+    expect(r2.packages).toEqual([{ ...r1.packages[0]!, uploaded: false }]);
+    expect(r2.env).toEqual({ ...r1.env!, built: false });
   }, 240_000);
 
   it('ends the job after the function returns even if it left a timer running; carries results over 4 MiB', async () => {
