@@ -21,6 +21,7 @@ import { Registry } from './registry.js';
 import { ensureRunDir } from './rundir.js';
 import { AgentServer } from './server.js';
 import { removeRegistryEntry, writeRegistryEntry } from './host-registry.js';
+import { pruneOldBuilds } from './prune-builds.js';
 
 /** What serve reports on its readiness fd (and start prints after the magic prefix). */
 export type ReadyInfo = AgentReady;
@@ -170,6 +171,8 @@ export async function serve(opts: AgentOptions, readyFd: number | null): Promise
     logFile,
   };
   writeRegistryEntry(opts.root, opts.host, { host: opts.host, pid: process.pid, build, socket: paths.socket, startedAt });
+  const pruned = pruneOldBuilds(opts.root, build);
+  if (pruned.length) log.info({ pruned }, 'removed old agent builds');
   log.info({ socket: paths.socket, build, idleExitMs: opts.idleExitMs }, 'agent listening');
   report(readyFd, { ok: true, info });
   return true;
