@@ -21,7 +21,7 @@ import {
   type WireError,
 } from '../protocol/index.js';
 import type { Logger } from './log.js';
-import type { HandlerContext, Registry } from './registry.js';
+import type { Registry, StreamContext } from './registry.js';
 
 export interface SessionDeps {
   registry: Registry;
@@ -32,14 +32,65 @@ export interface SessionDeps {
   log: Logger;
 }
 
-interface InFlight {
-  ac: AbortController;
+/**
+ * One request being handled, and the context its handler gets. The
+ * AbortController is made only when the handler asks for `signal` (streams
+ * always do): creating one cost ~10 µs of the agent's ~100 µs per stat.
+ */
+class InFlight implements StreamContext<unknown> {
   /** A response (or CANCELLED) has been sent; later output is dropped. */
-  answered: boolean;
+  answered = false;
+  /** Cancelled, timed out or disconnected. */
+  aborted = false;
   credit: number;
   /** Wakes a stream handler waiting for credit. */
-  wake: (() => void) | null;
+  wake: (() => void) | null = null;
+  readonly id: number;
+  readonly limits: Readonly<Limits>;
+  readonly log: Logger;
+  readonly #session: Session;
+  readonly #sendChunk: ChunkSender;
+  #ac: AbortController | null = null;
+  #reason: unknown = undefined;
+
+  constructor(session: Session, sendChunk: ChunkSender, id: number, deps: SessionDeps) {
+    this.#session = session;
+    this.#sendChunk = sendChunk;
+    this.id = id;
+    this.limits = deps.limits;
+    this.log = deps.log;
+    this.credit = deps.limits.streamWindowChunks;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#ac) {
+      this.#ac = new AbortController();
+      if (this.aborted) this.#ac.abort(this.#reason);
+    }
+    return this.#ac.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.#reason = reason;
+    this.#ac?.abort(reason);
+    // A stream handler may be parked waiting for credit.
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  onClose(fn: () => void): void {
+    this.#session.onClose(fn);
+  }
+
+  send(chunk: unknown): Promise<void> {
+    return this.#sendChunk(this, chunk);
+  }
 }
+
+type ChunkSender = (f: InFlight, chunk: unknown) => Promise<void>;
 
 let nextSessionId = 1;
 
@@ -53,6 +104,7 @@ export class Session {
   #state: 'hello' | 'open' | 'closed' = 'hello';
   #helloTimer: NodeJS.Timeout | null;
   #corked = false;
+  readonly #sendChunk: ChunkSender = (f, chunk) => this.#streamSend(f, chunk);
 
   constructor(ws: WebSocket, socket: Socket, deps: SessionDeps) {
     this.#ws = ws;
@@ -205,32 +257,13 @@ export class Session {
       this.#sendError(id, toWire(err, this.#deps.log));
       return;
     }
-    const f: InFlight = { ac: new AbortController(), answered: false, credit: this.#deps.limits.streamWindowChunks, wake: null };
+    const f = new InFlight(this, this.#sendChunk, id, this.#deps);
     this.#inflight.set(id, f);
-    if (reg.kind === 'stream') {
-      // A stream handler may be parked waiting for credit: wake it on abort.
-      f.ac.signal.addEventListener(
-        'abort',
-        () => {
-          const wake = f.wake;
-          f.wake = null;
-          wake?.();
-        },
-        { once: true },
-      );
-    }
-    const ctx: HandlerContext = {
-      signal: f.ac.signal,
-      limits: this.#deps.limits,
-      log: this.#deps.log,
-      onClose: (fn) => this.onClose(fn),
-    };
     // Invoke synchronously: a cancel that arrives in the same read as its
     // request must find the handler already listening on the signal.
     let run: Promise<unknown>;
     try {
-      if (reg.kind === 'unary') run = Promise.resolve(reg.handler(params, ctx));
-      else run = reg.handler(params, { ...ctx, send: (chunk) => this.#streamSend(id, f, chunk) });
+      run = reg.kind === 'unary' ? Promise.resolve(reg.handler(params, f)) : reg.handler(params, f);
     } catch (err) {
       run = Promise.reject(err);
     }
@@ -245,21 +278,21 @@ export class Session {
         if (f.answered) return;
         this.#inflight.delete(id);
         f.answered = true;
-        this.#sendError(id, f.ac.signal.aborted ? cancelled() : toWire(err, this.#deps.log, frame.m));
+        this.#sendError(id, f.aborted ? cancelled() : toWire(err, this.#deps.log, frame.m));
       },
     );
   }
 
-  async #streamSend(id: number, f: InFlight, chunk: unknown): Promise<void> {
+  async #streamSend(f: InFlight, chunk: unknown): Promise<void> {
     while (f.credit <= 0) {
-      if (f.ac.signal.aborted) throw new ProtocolError('CANCELLED', 'request cancelled');
+      if (f.aborted) throw new ProtocolError('CANCELLED', 'request cancelled');
       await new Promise<void>((resolve) => {
         f.wake = resolve;
       });
     }
-    if (f.ac.signal.aborted || f.answered) throw new ProtocolError('CANCELLED', 'request cancelled');
+    if (f.aborted || f.answered) throw new ProtocolError('CANCELLED', 'request cancelled');
     f.credit--;
-    this.#send({ t: 'chunk', id, d: chunk });
+    this.#send({ t: 'chunk', id: f.id, d: chunk });
     // Transport backpressure: don't outrun a slow link (ssh channel) by more than the socket's buffer.
     if (this.#socket.writableNeedDrain) {
       await new Promise<void>((resolve) => {
@@ -281,7 +314,7 @@ export class Session {
     // The id is free at once (clients never reuse ids) so a cancelled walk
     // that takes a moment to notice does not count against the in-flight limit.
     this.#inflight.delete(id);
-    f.ac.abort(new ProtocolError('CANCELLED', 'request cancelled'));
+    f.abort(new ProtocolError('CANCELLED', 'request cancelled'));
     this.#sendError(id, cancelled());
   }
 
@@ -291,7 +324,7 @@ export class Session {
     if (this.#helloTimer) clearTimeout(this.#helloTimer);
     for (const f of this.#inflight.values()) {
       f.answered = true;
-      f.ac.abort(new ProtocolError('CANCELLED', 'connection closed'));
+      f.abort(new ProtocolError('CANCELLED', 'connection closed'));
     }
     for (const fn of this.#closeHooks.splice(0)) {
       try {

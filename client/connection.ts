@@ -48,9 +48,23 @@ export interface RemoteStream<C, R> extends AsyncIterable<C> {
   cancel(): void;
 }
 
-type Pending =
-  | { kind: 'unary'; method: string; resolve: (r: unknown) => void; reject: (e: Error) => void; cleanup: () => void }
-  | { kind: 'stream'; method: string; stream: StreamState; cleanup: () => void };
+/**
+ * Timeouts of at least this many ms are not a timer each: one sweep, every
+ * SWEEP_MS while such calls are pending, cancels the overdue ones. A timer
+ * set and cleared per call was ~10 µs of a ~450 µs stat through SSH.
+ */
+const SWEPT_TIMEOUT_MS = 1000;
+const SWEEP_MS = 250;
+
+type Pending = (
+  { kind: 'unary'; method: string; resolve: (r: unknown) => void; reject: (e: Error) => void } | { kind: 'stream'; method: string; stream: StreamState }
+) & {
+  /** Disarms the signal and a timer of its own; null when there is neither. */
+  cleanup: (() => void) | null;
+  /** performance.now() after which the sweep cancels the call with TIMEOUT; 0 for none. */
+  deadline: number;
+  timeoutMs: number;
+};
 
 interface StreamState {
   chunks: unknown[];
@@ -91,6 +105,7 @@ export class Connection {
   #nextId = 1;
   #closedError: ConnectionError | null = null;
   #corked = false;
+  #sweep: NodeJS.Timeout | null = null;
 
   private constructor(ws: WebSocket, socket: Duplex, welcome: WelcomeFrame) {
     this.#ws = ws;
@@ -184,8 +199,9 @@ export class Connection {
       const id = this.#nextId++;
       const frame = { t: 'req' as const, id, m: method.name, p: params };
       const timeoutMs = opts.timeoutMs ?? CLIENT_DEFAULTS.requestTimeoutMs;
-      const cleanup = this.#watch(id, method.name, opts.signal, timeoutMs);
-      this.#pending.set(id, { kind: 'unary', method: method.name, resolve: resolve as (r: unknown) => void, reject, cleanup });
+      const p: Pending = { kind: 'unary', method: method.name, resolve: resolve as (r: unknown) => void, reject, cleanup: null, deadline: 0, timeoutMs };
+      this.#pending.set(id, p);
+      this.#watch(id, p, opts.signal);
       this.#enqueue(frame);
     });
   }
@@ -218,8 +234,9 @@ export class Connection {
       finish(e);
       rejectResult(e);
     } else {
-      const cleanup = this.#watch(id, method.name, opts.signal, opts.timeoutMs ?? 0);
-      this.#pending.set(id, { kind: 'stream', method: method.name, stream: st, cleanup });
+      const p: Pending = { kind: 'stream', method: method.name, stream: st, cleanup: null, deadline: 0, timeoutMs: opts.timeoutMs ?? 0 };
+      this.#pending.set(id, p);
+      this.#watch(id, p, opts.signal);
       this.#enqueue({ t: 'req', id, m: method.name, p: params });
       // Make the stream state visible to the frame handler's finish logic.
       st.resolveResult = (r) => {
@@ -296,18 +313,37 @@ export class Connection {
     this.#socket.destroy();
   }
 
-  // Arms the signal and timeout of one request; returns the disarm function.
-  #watch(id: number, method: string, signal: AbortSignal | undefined, timeoutMs: number): () => void {
-    const onAbort = () => this.#cancel(id, cancelledError(method, signal?.reason));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => this.#cancel(id, new RemoteError({ code: 'TIMEOUT', message: `${method} timed out after ${timeoutMs} ms` }, method)), timeoutMs)
-        : null;
-    return () => {
-      signal?.removeEventListener('abort', onAbort);
-      if (timer) clearTimeout(timer);
-    };
+  // Arms the signal and timeout of one request (p.cleanup disarms them).
+  #watch(id: number, p: Pending, signal: AbortSignal | undefined): void {
+    const { method, timeoutMs } = p;
+    let onAbort: (() => void) | null = null;
+    if (signal) {
+      onAbort = () => this.#cancel(id, cancelledError(method, signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    let timer: NodeJS.Timeout | null = null;
+    if (timeoutMs >= SWEPT_TIMEOUT_MS) {
+      p.deadline = performance.now() + timeoutMs;
+      this.#sweep ??= setTimeout(() => this.#sweepTimeouts(), SWEEP_MS);
+    } else if (timeoutMs > 0) timer = setTimeout(() => this.#cancel(id, timedOut(method, timeoutMs)), timeoutMs);
+    if (onAbort || timer) {
+      p.cleanup = () => {
+        if (onAbort) signal?.removeEventListener('abort', onAbort);
+        if (timer) clearTimeout(timer);
+      };
+    }
+  }
+
+  #sweepTimeouts(): void {
+    this.#sweep = null;
+    const now = performance.now();
+    let more = false;
+    for (const [id, p] of this.#pending) {
+      if (p.deadline === 0) continue;
+      if (p.deadline <= now) this.#cancel(id, timedOut(p.method, p.timeoutMs));
+      else more = true;
+    }
+    if (more && !this.#closedError) this.#sweep = setTimeout(() => this.#sweepTimeouts(), SWEEP_MS);
   }
 
   #enqueue(frame: ClientFrame & { t: 'req' }): void {
@@ -374,7 +410,7 @@ export class Connection {
     if (!p) return;
     this.#pending.delete(id);
     this.#sent.delete(id);
-    p.cleanup();
+    p.cleanup?.();
     if (p.kind === 'unary') {
       if (err) p.reject(err);
       else p.resolve(value);
@@ -450,12 +486,18 @@ export class Connection {
   #teardown(err: ConnectionError): void {
     if (this.#closedError) return;
     this.#closedError = err;
+    if (this.#sweep) clearTimeout(this.#sweep);
+    this.#sweep = null;
     this.#queue = [];
     this.#queueHead = 0;
     for (const id of [...this.#pending.keys()]) this.#settle(id, err);
     for (const fn of this.#closeListeners) fn(err);
     this.#closeListeners.clear();
   }
+}
+
+function timedOut(method: string, timeoutMs: number): RemoteError {
+  return new RemoteError({ code: 'TIMEOUT', message: `${method} timed out after ${timeoutMs} ms` }, method);
 }
 
 function cancelledError(method: string, cause?: unknown): RemoteError {

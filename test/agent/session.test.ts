@@ -10,12 +10,14 @@ const echo = unary('test.echo', v.object({ x: v.number() }), returns<{ x: number
 const slow = unary('test.slow', v.object({}), returns<string>());
 const wait = unary('test.wait', v.object({}), returns<string>());
 const boom = unary('test.boom', v.object({}), returns<never>());
+const late = unary('test.late', v.object({}), returns<string>());
 const count = stream('test.count', v.object({ n: v.number() }), returns<number>(), returns<{ sent: number }>());
 
 let t: TestServer;
 let release: () => void;
 let sentByAgent = 0;
 let waitAborted: Promise<string>;
+let lateSaw: Promise<{ aborted: boolean; reason: string }>;
 
 beforeEach(async () => {
   sentByAgent = 0;
@@ -24,6 +26,8 @@ beforeEach(async () => {
   release = resolveRelease;
   let onAbort!: (why: string) => void;
   waitAborted = new Promise<string>((r) => (onAbort = r));
+  let onLate!: (saw: { aborted: boolean; reason: string }) => void;
+  lateSaw = new Promise((r) => (onLate = r));
   const reg = new Registry()
     .unary(echo, (p) => ({ x: p.x }))
     .unary(slow, async () => {
@@ -37,6 +41,12 @@ beforeEach(async () => {
           ctx.signal.addEventListener('abort', () => (onAbort(String((ctx.signal.reason as Error).message)), rej(ctx.signal.reason))),
         ),
     )
+    .unary(late, async (_p, ctx) => {
+      // Looks at its signal only after the cancel arrived (the agent makes the signal on first use).
+      await released;
+      onLate({ aborted: ctx.signal.aborted, reason: String((ctx.signal.reason as Error | undefined)?.message) });
+      return 'late done';
+    })
     .unary(boom, () => {
       throw new ProtocolError('EACCES', 'open /secret: permission denied', { path: '/secret' });
     })
@@ -96,10 +106,31 @@ describe('session', () => {
     await expect(waitAborted).resolves.toMatch(/cancel/);
   });
 
+  it('shows a cancel to a handler that looks at its signal only afterwards', async () => {
+    const c = await t.connect();
+    const ac = new AbortController();
+    const p = c.call(late, {}, { signal: ac.signal });
+    setImmediate(() => ac.abort());
+    await expect(p).rejects.toMatchObject({ code: 'CANCELLED' });
+    await c.call(echo, { x: 1 }); // the cancel frame has reached the agent
+    release();
+    await expect(lateSaw).resolves.toEqual({ aborted: true, reason: 'request cancelled' });
+  });
+
   it('turns a timeout into a cancellation with code TIMEOUT', async () => {
     const c = await t.connect();
     await expect(c.call(wait, {}, { timeoutMs: 20 })).rejects.toMatchObject({ code: 'TIMEOUT', message: 'test.wait timed out after 20 ms' });
     await expect(waitAborted).resolves.toMatch(/cancel/);
+  });
+
+  it('times out long timeouts too (one sweep for all calls, not a timer each), and only the overdue calls', async () => {
+    const c = await t.connect();
+    const overdue = c.call(wait, {}, { timeoutMs: 1000 });
+    const later = c.call(slow, {}, { timeoutMs: 60_000 });
+    await expect(overdue).rejects.toMatchObject({ code: 'TIMEOUT', message: 'test.wait timed out after 1000 ms' });
+    await expect(waitAborted).resolves.toMatch(/cancel/);
+    release();
+    await expect(later).resolves.toBe('slow done');
   });
 
   it('streams with flow control: the agent waits for acks', async () => {
