@@ -1,5 +1,6 @@
 /** What every fs handler gets from registerFsHandlers. */
 import type { FsThreads } from './fs-threads.js';
+import type { LocalPaths } from './local-paths.js';
 import type { Owners } from './owners.js';
 
 export interface FsDeps {
@@ -9,4 +10,6 @@ export interface FsDeps {
   owners: Owners;
   /** Where walks and statMany run their readdir/stat batches. */
   threads: FsThreads;
+  /** Which single stats may be made on the event loop (local filesystems only). */
+  localPaths: LocalPaths;
 }

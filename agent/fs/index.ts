@@ -11,9 +11,10 @@
  *
  * Deployment note: walks and statMany run their readdir/stat calls in
  * batches on the agent's fs threads (fs-threads.ts: up to 4 worker threads,
- * started on demand, gone when idle); everything else uses libuv's threadpool
- * (4 threads unless UV_THREADPOOL_SIZE says otherwise). A hung NFS server
- * holds threads, not the event loop.
+ * started on demand, gone when idle); a single stat that provably stays on
+ * local disks is made on the event loop (local-paths.ts); everything else
+ * uses libuv's threadpool (4 threads unless UV_THREADPOOL_SIZE says
+ * otherwise). A hung NFS server holds threads, not the event loop.
  */
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
@@ -21,6 +22,7 @@ import { registerDu } from './du.js';
 import { registerFind } from './find.js';
 import { fsThreads, type FsThreads } from './fs-threads.js';
 import { registerGlob } from './glob.js';
+import { LocalPaths } from './local-paths.js';
 import { registerLs } from './ls.js';
 import { registerMutate } from './mutate.js';
 import { Owners } from './owners.js';
@@ -36,10 +38,17 @@ export interface FsHandlerOptions {
   owners?: Owners;
   /** The fs threads walks and statMany use (tests inject one). Default: the agent's shared pool. */
   threads?: FsThreads;
+  /** Which single stats may be made on the event loop (tests inject one). Default: /proc/self/mountinfo. */
+  localPaths?: LocalPaths;
 }
 
 export function registerFsHandlers(registry: Registry, opts: FsHandlerOptions): void {
-  const deps: FsDeps = { home: opts.home, owners: opts.owners ?? new Owners(), threads: opts.threads ?? fsThreads() };
+  const deps: FsDeps = {
+    home: opts.home,
+    owners: opts.owners ?? new Owners(),
+    threads: opts.threads ?? fsThreads(),
+    localPaths: opts.localPaths ?? new LocalPaths(),
+  };
   registerStat(registry, deps);
   registerStatMany(registry, deps);
   registerLs(registry, deps);
