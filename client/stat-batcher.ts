@@ -1,8 +1,11 @@
 /**
  * Coalesces stat/lstat calls made in the same tick into `fs.statMany` calls of
- * up to STAT_MANY_MAX paths. A lone call goes out as a plain fs.stat, so
- * sequential latency is unchanged. Each caller still gets its own result or
- * its own RemoteError, exactly as from a single call.
+ * up to STAT_MANY_MAX paths. The first call of a tick goes out at once as a
+ * plain fs.stat/fs.lstat, and its caller gets that call's own promise: a
+ * lone stat waits for nothing and pays no extra promise (waiting for the end
+ * of the tick and relaying the answer was ~17 µs of a ~400 µs stat through
+ * SSH); the calls after it in the same tick are batched. Each caller still
+ * gets its own result or its own RemoteError, exactly as from a single call.
  */
 import { fsLstat, fsStat, fsStatMany, readStatMany, STAT_MANY_MAX, type FileInfo, type PathArg, type StatManyItem } from '../protocol/index.js';
 import type { Connection } from './connection.js';
@@ -24,13 +27,12 @@ export class StatBatcher {
   }
 
   stat(path: PathArg, follow: boolean): Promise<FileInfo> {
-    return new Promise((resolve, reject) => {
-      this.#pending[follow ? 1 : 0].push({ path, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        queueMicrotask(() => this.#flush());
-      }
-    });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.#flush());
+      return this.#conn.call(follow ? fsStat : fsLstat, { path });
+    }
+    return new Promise((resolve, reject) => this.#pending[follow ? 1 : 0].push({ path, resolve, reject }));
   }
 
   #flush(): void {

@@ -1,7 +1,7 @@
 /** Concurrent stat calls are coalesced into fs.statMany, and each caller still gets exactly its own answer. */
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Cluster } from '../../client/index.js';
 import { fsStat } from '../../protocol/index.js';
 import { localEnv, type LocalEnv } from '../support/local-agent.js';
@@ -41,9 +41,23 @@ describe('batched stat', () => {
 
   it('gives the same answer as a single stat', async () => {
     const p = join(dir, 'f3');
-    const [batched] = await Promise.all([c.fs.stat(p), c.fs.stat(join(dir, 'f4'))]);
+    const [, batched] = await Promise.all([c.fs.stat(join(dir, 'f4')), c.fs.stat(p), c.fs.stat(join(dir, 'f5'))]);
     const single = await c.connection.call(fsStat, { path: p });
     expect(batched).toEqual(single);
+  });
+
+  it('sends the first stat of a tick at once, alone, and batches the ones after it', async () => {
+    const spy = vi.spyOn(c.connection, 'call');
+    const sent = () => spy.mock.calls.map(([m]) => m.name);
+    try {
+      await c.fs.stat(join(dir, 'f1'));
+      expect(sent()).toEqual(['fs.stat']);
+      spy.mockClear();
+      await Promise.all([c.fs.stat(join(dir, 'f1')), c.fs.stat(join(dir, 'f2')), c.fs.stat(join(dir, 'f3'))]);
+      expect(sent()).toEqual(['fs.stat', 'fs.statMany']);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('keeps lstat and stat apart within one tick', async () => {
