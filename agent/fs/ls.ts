@@ -5,29 +5,29 @@
  *   streams: the first batch leaves before the last name is read.
  * - Names are read as bytes and decoded strictly per entry (a stream gives no
  *   second chance to re-read one name as bytes).
- * - With stat, up to LS_STAT_CONCURRENCY lstat calls are in flight; entries
- *   go out in completion order. An entry that fails lstat (removed meanwhile)
- *   is sent with `error` and the listing goes on. Symlinks carry their target.
+ * - With stat, entries are lstat'ed in slices on the fs threads while the
+ *   next slice is read. An entry that fails lstat (removed meanwhile) is
+ *   sent with `error` and the listing goes on. Symlinks carry their target.
  * - Order: directory order, not sorted (the client sorts; sorting here would
  *   mean holding the whole directory before sending anything).
  * - ls of something that is not a directory fails with ENOTDIR (and of a
  *   symlink to a directory lists the directory, like `ls link`): `ls -l file`
  *   is fs.lstat, which the CLI calls instead.
  */
-import fs from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { ProtocolError, fsLs, type DirEntry, type LsSummary } from '../../protocol/index.js';
 import { Batcher } from '../batcher.js';
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
-import { fsError, fsWireError } from './errors.js';
-import { assignStat, typeOfDirent, typeOfMode } from './info.js';
+import { fsError, threadWireError } from './errors.js';
+import type { FsThreads } from './fs-threads.js';
+import { assignStat, statRecordAt, typeOfDirent, typeOfMode } from './info.js';
 import { joinBytes, nameFromBytes, type FsPath } from './names.js';
 import type { Owners } from './owners.js';
 import { resolvePath } from './paths.js';
 
-/** lstat calls in flight per listing. */
-export const LS_STAT_CONCURRENCY = 32;
+/** Entries per fs-thread lstat job. */
+export const LS_STAT_BATCH = 256;
 /** Names opendir reads per system call batch. */
 const OPENDIR_BUFFER = 1024;
 
@@ -41,7 +41,7 @@ export function registerLs(registry: Registry, deps: FsDeps): void {
       throw fsError(err, 'opendir', io);
     }
     const batcher = new Batcher<DirEntry>(ctx);
-    const stats = p.stat ? new StatPipeline(batcher, p.names ? deps.owners : undefined) : undefined;
+    const stats = p.stat ? new StatSlices(batcher, p.names ? deps.owners : undefined, deps.threads, ctx.signal) : undefined;
     let count = 0;
     try {
       for await (const d of dir) {
@@ -74,134 +74,85 @@ export function registerLs(registry: Registry, deps: FsDeps): void {
 type RawDirent = { name: Buffer } & Parameters<typeof typeOfDirent>[0];
 
 /**
- * lstat (and readlink, and owner names) for a stream of entries, at most
- * LS_STAT_CONCURRENCY calls in flight, with the callback API: a 100k-entry
- * listing is 100k completions and promise-per-entry plumbing costs as much as
- * the system calls. `add` returns a promise only when the reader should wait
- * (too many entries queued, or the batcher is waiting for window credit).
+ * lstat (with readlink and owner names) for a stream of entries, in slices of
+ * LS_STAT_BATCH on the fs threads: one hand-off per slice instead of a
+ * threadpool call, a callback and a Stats object per entry (measured on a
+ * 1,000-entry directory: ~10 µs of CPU per entry that way, ~3 µs this way).
+ * One slice is stat'ed while the next is read; entries go out in directory
+ * order.
  */
-class StatPipeline {
-  readonly #queue: { entry: DirEntry; io: FsPath }[] = [];
-  #head = 0;
-  #inFlight = 0;
-  #blocked: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
-  #failure: unknown = null;
+class StatSlices {
+  #slice: { entry: DirEntry; io: FsPath }[] = [];
+  /** The slice being stat'ed and pushed, if any. */
+  #running: Promise<void> | undefined;
   readonly #batcher: Batcher<DirEntry>;
   readonly #owners: Owners | undefined;
+  readonly #threads: FsThreads;
+  readonly #signal: AbortSignal;
 
-  constructor(batcher: Batcher<DirEntry>, owners: Owners | undefined) {
+  constructor(batcher: Batcher<DirEntry>, owners: Owners | undefined, threads: FsThreads, signal: AbortSignal) {
     this.#batcher = batcher;
     this.#owners = owners;
+    this.#threads = threads;
+    this.#signal = signal;
   }
 
+  /** Queue an entry; returns a promise when the reader should wait (the previous slice is still going). */
   add(entry: DirEntry, io: FsPath): Promise<void> | undefined {
-    if (this.#failure) throw this.#failure;
-    this.#queue.push({ entry, io });
-    this.#pump();
-    if (this.#blocked || this.#queue.length - this.#head >= LS_STAT_CONCURRENCY * 4) return this.#waitForRoom();
-    return undefined;
+    this.#slice.push({ entry, io });
+    if (this.#slice.length < LS_STAT_BATCH) return undefined;
+    return this.#next();
   }
 
-  /** Wait until every queued entry is done. */
+  /** Stat and push whatever is queued; resolves when every entry has been pushed. */
   async drain(): Promise<void> {
-    while (this.#inFlight > 0 || this.#head < this.#queue.length || this.#blocked) await this.#waitForRoom();
-    if (this.#failure) throw this.#failure;
+    if (this.#slice.length > 0) await this.#next();
+    await this.#running;
   }
 
-  /** After a failure: wait for calls in flight, drop the rest. */
+  /** After a failure: let the slice in flight finish (it must not push into a dropped batch), drop the rest. */
   async settle(): Promise<void> {
-    this.#queue.length = this.#head = 0;
-    while (this.#inFlight > 0) await this.#waitForRoom();
+    this.#slice = [];
+    await this.#running?.catch(() => {});
   }
 
-  #waitForRoom(): Promise<void> {
-    return new Promise((resolve) => {
-      const prev = this.#wake;
-      this.#wake = () => {
-        prev?.();
-        resolve();
-      };
-    });
+  /** Wait for the slice in flight, then start this one (not awaited: the reader goes on meanwhile). */
+  async #next(): Promise<void> {
+    const slice = this.#slice;
+    this.#slice = [];
+    await this.#running;
+    this.#running = this.#run(slice);
+    // Seen by the next #next/drain/settle; until then it must not count as an unhandled rejection.
+    this.#running.catch(() => {});
   }
 
-  #notify(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
-  }
-
-  #pump(): void {
-    while (this.#inFlight < LS_STAT_CONCURRENCY && this.#head < this.#queue.length && !this.#blocked) {
-      const job = this.#queue[this.#head++]!;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-        this.#queue.splice(0, this.#head);
-        this.#head = 0;
-      }
-      this.#inFlight++;
-      this.#stat(job.entry, job.io);
-    }
-    if (this.#queue.length - this.#head < LS_STAT_CONCURRENCY * 2 || this.#inFlight === 0) this.#notify();
-  }
-
-  #stat(entry: DirEntry, io: FsPath): void {
-    fs.lstat(io, (err, st) => {
+  async #run(slice: { entry: DirEntry; io: FsPath }[]): Promise<void> {
+    const paths = slice.map((s) => s.io);
+    const a = await this.#threads.stat({ paths, follow: false, links: true }, this.#signal);
+    let names: Promise<void>[] | undefined;
+    for (let i = 0; i < slice.length; i++) {
+      const { entry, io } = slice[i]!;
+      const err = a.errs?.[i];
       if (err) {
-        entry.error = fsWireError(err, 'lstat', io);
-        return this.#done(entry);
+        entry.error = threadWireError(err, io);
+        continue;
       }
+      const st = statRecordAt(a.st, i);
       entry.type = typeOfMode(st.mode);
       assignStat(entry, st);
-      if (entry.type !== 'symlink') return this.#names(entry);
-      fs.readlink(io, { encoding: 'buffer' }, (err2, target) => {
-        if (!err2) {
-          const t = nameFromBytes(target);
-          entry.target = t.name;
-          if (t.raw) entry.targetRaw = t.raw;
-        }
-        this.#names(entry);
-      });
-    });
-  }
-
-  #names(entry: DirEntry): void {
-    const wait = this.#owners?.fill(entry);
-    if (wait)
-      wait.then(
-        () => this.#done(entry),
-        (err: unknown) => this.#fail(err),
-      );
-    else this.#done(entry);
-  }
-
-  #done(entry: DirEntry): void {
-    this.#inFlight--;
-    let wait: Promise<void> | undefined;
-    try {
-      wait = this.#batcher.push(entry);
-    } catch (err) {
-      return this.#fail(err);
+      const target = a.targets?.[i];
+      if (target) {
+        const t = nameFromBytes(Buffer.from(target.buffer, target.byteOffset, target.byteLength));
+        entry.target = t.name;
+        if (t.raw) entry.targetRaw = t.raw;
+      }
+      const wait = this.#owners?.fill(entry);
+      if (wait) (names ??= []).push(wait);
     }
-    if (wait && this.#blocked) wait.catch((err: unknown) => this.#fail(err));
-    else if (wait) {
-      const blocked: Promise<void> = wait.then(
-        () => {
-          if (this.#blocked === blocked) this.#blocked = null;
-          this.#pump();
-        },
-        (err: unknown) => {
-          if (this.#blocked === blocked) this.#blocked = null;
-          this.#fail(err);
-        },
-      );
-      this.#blocked = blocked;
+    if (names) await Promise.all(names);
+    for (const { entry } of slice) {
+      const wait = this.#batcher.push(entry);
+      if (wait) await wait;
     }
-    this.#pump();
-  }
-
-  #fail(err: unknown): void {
-    this.#failure ??= err;
-    this.#queue.length = this.#head = 0;
-    this.#notify();
   }
 }
