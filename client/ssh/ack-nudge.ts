@@ -17,6 +17,7 @@
  * ssh2 version), we do nothing and only lose the optimisation.
  */
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'ssh2';
 
@@ -72,23 +73,38 @@ const windowAdjust = ((): ((ch: unknown) => void) | null => {
 
 /**
  * The same stall after connect, for the life of a tunnel channel: sshd's
- * Nagle holds the tail of each burst it relays until our ACK, and our
- * kernel delays that ACK (~40 ms) while we have nothing to send — a
- * streamed find that arrived after a pause stalled 40 ms at a time. So
- * whenever data arrives on the channel and we write nothing within
- * PROMPT_ACK_MS, we return the channel's window at once (what ssh2 does
- * anyway once half of it is used): a CHANNEL_WINDOW_ADJUST, which sshd
- * does not answer — an answer would be one more small packet held by Nagle
- * (a keepalive's reply was) — and whose TCP segment carries the ACK.
- * Skipped while the reader is behind (ssh2 then holds the window back on
- * purpose). A request/response exchange (the next request leaves at once)
- * sends none. Hooks the channel's push and _write, so its flow mode is left
- * alone.
+ * Nagle holds a small packet until our ACK of the one before, and our
+ * kernel delays that ACK (~40 ms) while we have nothing to send. Two ways
+ * it bit: a streamed find that arrived after a pause stalled 40 ms at a
+ * time (the tail of each burst sshd relays), and about one stat in a
+ * thousand did (sshd returns the channel window with a small
+ * CHANNEL_WINDOW_ADJUST right after it reads a request; the agent's answer
+ * comes ~150 µs later and waits behind it). So whenever anything arrives
+ * from sshd and we write nothing within PROMPT_ACK_MS, we return the
+ * channel's window at once (what ssh2 does anyway once half of it is used):
+ * a CHANNEL_WINDOW_ADJUST, which sshd does not answer — an answer would be
+ * one more small packet held by Nagle (a keepalive's reply was) — and whose
+ * TCP segment carries the ACK.
+ *
+ * On a TCP connection we watch the socket itself (every packet from sshd,
+ * data or not; anything we write carries the ACK). Through a ProxyJump hop
+ * the "socket" is another channel, so we watch this channel's data and
+ * writes instead. Skipped while the reader is behind (ssh2 then holds the
+ * window back on purpose). A request/response exchange (the next request
+ * leaves at once) sends none. Hooks are read-only listeners or wrap the
+ * channel's push and _write, so its flow mode is left alone.
  */
 export function promptAcks<T extends Duplex>(ch: T): T {
   const adjust = windowAdjust;
   if (!adjust) return ch;
-  const c = ch as unknown as { push: Duplex['push']; _write: (...a: unknown[]) => unknown; _waitChanDrain?: boolean };
+  const c = ch as unknown as {
+    push: Duplex['push'];
+    _write: (...a: unknown[]) => unknown;
+    _waitChanDrain?: boolean;
+    _client?: { _sock?: unknown };
+  };
+  const sock = c._client?._sock;
+  if (sock instanceof Socket) return watchSocket(ch, sock, adjust);
   // Data that arrived after our last write is data we have not ACKed yet.
   let lastWrite = 0;
   let lastData = 0;
@@ -113,5 +129,27 @@ export function promptAcks<T extends Duplex>(ch: T): T {
     return push.call(this, chunk, encoding);
   };
   ch.once('close', () => timer && clearTimeout(timer));
+  return ch;
+}
+
+/** promptAcks on a direct TCP connection: any bytes from sshd not followed by bytes of ours within PROMPT_ACK_MS. */
+function watchSocket<T extends Duplex>(ch: T, sock: Socket, adjust: (ch: unknown) => void): T {
+  const c = ch as unknown as { _waitChanDrain?: boolean };
+  let written = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const check = () => {
+    timer = null;
+    if (sock.bytesWritten !== written || c._waitChanDrain || ch.destroyed) return;
+    adjust(ch);
+  };
+  const onData = () => {
+    written = sock.bytesWritten;
+    if (!timer) (timer = setTimeout(check, PROMPT_ACK_MS)).unref();
+  };
+  sock.on('data', onData);
+  ch.once('close', () => {
+    sock.off('data', onData);
+    if (timer) clearTimeout(timer);
+  });
   return ch;
 }
