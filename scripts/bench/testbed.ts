@@ -32,11 +32,13 @@ export function testbedFor(needed: string[]): () => void {
   const components = [...new Set(needed)];
   if (components.length === 0 || process.env.CLUSTRIX_TESTBED === 'off') return () => {};
   const before = readState();
-  const preexisting = components.filter((c) => before[c] && !before[c].skipped);
-  if (preexisting.length < components.length) process.stderr.write(`bench: bringing up the testbed (${components.join(', ')})…\n`);
+  const running = components.filter((c) => before[c] && !before[c].skipped);
+  if (running.length < components.length) process.stderr.write(`bench: bringing up the testbed (${components.join(', ')})…\n`);
   const up = spawnSync(process.execPath, [testbed, 'up', components.join(',')], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (up.status !== 0) process.stderr.write('bench: some testbed components failed to start; their parts say why they skip\n');
-  const ours = components.filter((c) => !preexisting.includes(c));
+  // Ours: what `up` recorded anew (a stale state.json whose processes are gone is restarted, then ours).
+  const after = readState();
+  const ours = components.filter((c) => after[c] && JSON.stringify(after[c]) !== JSON.stringify(before[c]));
   let done = false;
   const teardown = () => {
     if (done) return;

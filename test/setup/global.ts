@@ -18,12 +18,14 @@ export default function setup(): () => void {
   const components = process.env.CLUSTRIX_TESTBED ?? 'sshd,slurm,sge';
   if (components === 'off') return () => {};
   // Leave alone what was already up before this run (another run may be using it):
-  // tear down only the components this run brought up.
+  // tear down only the components this run brought up — those whose recorded state
+  // `up` wrote anew (a state.json left by an earlier session whose processes are gone
+  // is restarted, and is then ours).
   const before = readState();
-  const preexisting = components.split(',').filter((c) => before[c] && !before[c].skipped);
   const up = spawnSync(process.execPath, [join(root, 'scripts/testbed/index.mjs'), 'up', components], { stdio: 'inherit' });
   if (up.status !== 0) process.stderr.write('testbed: some components failed to start; their suites will say why they skip\n');
-  const ours = components.split(',').filter((c) => !preexisting.includes(c));
+  const after = readState();
+  const ours = components.split(',').filter((c) => after[c] && JSON.stringify(after[c]) !== JSON.stringify(before[c]));
   return () => {
     if (process.env.CLUSTRIX_KEEP_TESTBED || ours.length === 0) return;
     spawnSync(process.execPath, [join(root, 'scripts/testbed/index.mjs'), 'down', ours.join(',')], { stdio: 'inherit' });
