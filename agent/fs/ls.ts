@@ -142,7 +142,7 @@ class StatSlices {
       assignStat(entry, st);
       const target = a.targets?.[i];
       if (target) {
-        const t = nameFromBytes(Buffer.from(target.buffer, target.byteOffset, target.byteLength));
+        const t = nameFromBytes(target);
         entry.target = t.name;
         if (t.raw) entry.targetRaw = t.raw;
       }

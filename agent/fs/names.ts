@@ -66,7 +66,9 @@ export function joinBytes(dir: FsPath, name: FsPath): Buffer {
 }
 
 /** `{ name, raw? }` for a name read as bytes. */
-export function nameFromBytes(bytes: Buffer): { name: string; raw?: Buffer } {
+export function nameFromBytes(u: Uint8Array): { name: string; raw?: Buffer } {
+  // fs threads answer with plain Uint8Arrays (structured clone): view them as Buffers, no copy.
+  const bytes = Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
   const s = decodeStrict(bytes);
   return s === undefined ? { name: decodeLossy(bytes), raw: bytes } : { name: s };
 }

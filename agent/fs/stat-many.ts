@@ -47,7 +47,7 @@ export function registerStatMany(registry: Registry, deps: FsDeps): void {
             gids.add(a.st[o + 3]!);
             const target = a.targets?.[i];
             if (target) {
-              const t = nameFromBytes(Buffer.from(target.buffer, target.byteOffset, target.byteLength));
+              const t = nameFromBytes(target);
               out.target(start + i, t.name, t.raw);
             }
           }
