@@ -97,59 +97,46 @@ const windowAdjust = ((): ((ch: unknown) => void) | null => {
 export function promptAcks<T extends Duplex>(ch: T): T {
   const adjust = windowAdjust;
   if (!adjust) return ch;
-  const c = ch as unknown as {
-    push: Duplex['push'];
-    _write: (...a: unknown[]) => unknown;
-    _waitChanDrain?: boolean;
-    _client?: { _sock?: unknown };
-  };
+  const c = ch as unknown as { push: Duplex['push']; _write: (...a: unknown[]) => unknown; _client?: { _sock?: unknown } };
   const sock = c._client?._sock;
-  if (sock instanceof Socket) return watchSocket(ch, sock, adjust);
-  // Data that arrived after our last write is data we have not ACKed yet.
-  let lastWrite = 0;
-  let lastData = 0;
-  let timer: NodeJS.Timeout | null = null;
+  if (sock instanceof Socket) {
+    const arrived = ackAfterSilence(ch, adjust, () => sock.bytesWritten);
+    sock.on('data', arrived);
+    ch.once('close', () => sock.off('data', arrived));
+    return ch;
+  }
+  let writes = 0;
+  const arrived = ackAfterSilence(ch, adjust, () => writes);
   const write = c._write;
   c._write = function (this: unknown, ...a: unknown[]) {
-    lastWrite = performance.now();
+    writes++;
     return write.apply(this, a);
-  };
-  const check = () => {
-    timer = null;
-    if (lastData <= lastWrite || c._waitChanDrain) return;
-    adjust(ch);
-    lastWrite = performance.now();
   };
   const push = c.push;
   c.push = function (this: Duplex, chunk: unknown, encoding?: BufferEncoding) {
-    if (chunk !== null) {
-      lastData = performance.now();
-      if (!timer) (timer = setTimeout(check, PROMPT_ACK_MS)).unref();
-    }
+    if (chunk !== null) arrived();
     return push.call(this, chunk, encoding);
   };
-  ch.once('close', () => timer && clearTimeout(timer));
   return ch;
 }
 
-/** promptAcks on a direct TCP connection: any bytes from sshd not followed by bytes of ours within PROMPT_ACK_MS. */
-function watchSocket<T extends Duplex>(ch: T, sock: Socket, adjust: (ch: unknown) => void): T {
+/**
+ * The check itself: call the returned function whenever something arrives;
+ * PROMPT_ACK_MS later, if `sent()` has not moved since the latest arrival
+ * (nothing of ours carried the ACK), the channel's window is returned.
+ */
+function ackAfterSilence(ch: Duplex, adjust: (ch: unknown) => void, sent: () => number): () => void {
   const c = ch as unknown as { _waitChanDrain?: boolean };
-  let written = 0;
+  let mark = 0;
   let timer: NodeJS.Timeout | null = null;
   const check = () => {
     timer = null;
-    if (sock.bytesWritten !== written || c._waitChanDrain || ch.destroyed) return;
+    if (sent() !== mark || c._waitChanDrain || ch.destroyed) return;
     adjust(ch);
   };
-  const onData = () => {
-    written = sock.bytesWritten;
+  ch.once('close', () => timer && clearTimeout(timer));
+  return () => {
+    mark = sent();
     if (!timer) (timer = setTimeout(check, PROMPT_ACK_MS)).unref();
   };
-  sock.on('data', onData);
-  ch.once('close', () => {
-    sock.off('data', onData);
-    if (timer) clearTimeout(timer);
-  });
-  return ch;
 }
