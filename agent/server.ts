@@ -6,6 +6,7 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocketServer } from 'ws';
+import { HELLO_HEADER, HELLO_TAKEN } from '../protocol/index.js';
 import { Session, type SessionDeps } from './session.js';
 
 export interface AgentServerOptions extends SessionDeps {
@@ -33,6 +34,10 @@ export class AgentServer {
       maxPayload: opts.limits.maxFrameBytes * 2,
       perMessageDeflate: false,
     });
+    // Tell the client its hello header is handled (else it sends a hello frame too).
+    this.#wss.on('headers', (headers, req) => {
+      if (req.headers[HELLO_HEADER] !== undefined) headers.push(`${HELLO_HEADER}: ${HELLO_TAKEN}`);
+    });
     this.#http = createServer((_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' });
       res.end('clustrix agent: WebSocket upgrade required\n');
@@ -42,7 +47,7 @@ export class AgentServer {
         socket.destroy();
         return;
       }
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, socket as Socket));
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#onConnection(ws, socket as Socket, req.headers[HELLO_HEADER]));
     });
     this.#http.on('clientError', (_err, socket) => socket.destroy());
   }
@@ -100,8 +105,9 @@ export class AgentServer {
     }
   }
 
-  #onConnection(ws: import('ws').WebSocket, socket: Socket): void {
-    const session = new Session(ws, socket, this.#opts);
+  /** `hello`: the upgrade request's hello header, if it had one (answered at once; see protocol/hello-header.ts). */
+  #onConnection(ws: import('ws').WebSocket, socket: Socket, hello: string | string[] | undefined): void {
+    const session = new Session(ws, socket, this.#opts, hello);
     this.sessions.add(session);
     this.#disarmIdle();
     session.onClose(() => {

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import {
   decodeClientFrame,
+  decodeHelloHeader,
   encodeFrame,
   isErrnoCode,
   parseParams,
@@ -106,7 +107,12 @@ export class Session {
   #corked = false;
   readonly #sendChunk: ChunkSender = (f, chunk) => this.#streamSend(f, chunk);
 
-  constructor(ws: WebSocket, socket: Socket, deps: SessionDeps) {
+  /**
+   * `helloHeader`: the upgrade request's X-Clustrix-Hello, when the client
+   * sent its hello there; it is handled like a first frame at once (the 101
+   * has been written), so welcome follows the upgrade without another trip.
+   */
+  constructor(ws: WebSocket, socket: Socket, deps: SessionDeps, helloHeader?: string | string[]) {
     this.#ws = ws;
     this.#socket = socket;
     this.#deps = deps;
@@ -117,6 +123,16 @@ export class Session {
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('close', () => this.#onClose());
     ws.on('error', (err) => deps.log.warn({ session: this.id, err: err.message }, 'websocket error'));
+    if (helloHeader !== undefined) {
+      let frame: ClientFrame;
+      try {
+        frame = decodeHelloHeader(helloHeader);
+      } catch (err) {
+        this.#sendError(null, err instanceof ProtocolError ? err.toWire() : { code: 'PROTOCOL', message: String(err) });
+        return;
+      }
+      this.#onHello(frame);
+    }
   }
 
   get inFlight(): number {

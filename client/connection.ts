@@ -11,11 +11,15 @@ import {
   DEFAULT_LIMITS,
   decodeAgentFrame,
   encodeFrame,
+  encodeHelloHeader,
+  HELLO_HEADER,
+  HELLO_TAKEN,
   PROTOCOL_VERSION,
   ProtocolError,
   type AgentFrame,
   type ChunkOf,
   type ClientFrame,
+  type HelloFrame,
   type Limits,
   type ParamsIn,
   type ResultOf,
@@ -124,8 +128,11 @@ export class Connection {
   static open(socket: Duplex, opts: OpenOptions): Promise<Connection> {
     const timeoutMs = opts.timeoutMs ?? CLIENT_DEFAULTS.connectTimeoutMs;
     return new Promise((resolve, reject) => {
+      // The hello rides in the upgrade request (protocol/hello-header.ts): welcome comes back with the 101.
+      const hello: HelloFrame = { t: 'hello', v: PROTOCOL_VERSION, token: opts.token, client: opts.clientName ?? 'clustrix' };
       const ws = new WebSocket('ws://clustrix-agent/', {
         createConnection: () => asSocket(socket) as never,
+        headers: { [HELLO_HEADER]: encodeHelloHeader(hello) },
         perMessageDeflate: false,
         maxPayload: DEFAULT_LIMITS.maxFrameBytes * 2,
         handshakeTimeout: timeoutMs,
@@ -152,9 +159,11 @@ export class Connection {
           new ConnectionError('handshake', `agent closed the connection during the handshake (code ${code}${reason.length ? `: ${reason.toString()}` : ''})`),
         ),
       );
+      // An agent that took the hello header says so in its 101; an older one gets the hello as a frame.
+      let helloTaken = false;
+      ws.once('upgrade', (res) => (helloTaken = res.headers[HELLO_HEADER] === HELLO_TAKEN));
       ws.once('open', () => {
-        const hello: ClientFrame = { t: 'hello', v: PROTOCOL_VERSION, token: opts.token, client: opts.clientName ?? 'clustrix' };
-        ws.send(encodeFrame(hello), { binary: true });
+        if (!helloTaken) ws.send(encodeFrame(hello), { binary: true });
       });
       ws.once('message', (data: Buffer) => {
         let frame: AgentFrame;

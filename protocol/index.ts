@@ -12,3 +12,4 @@ export * from './types/storage.js';
 export * from './types/envs.js';
 export * from './types/functions.js';
 export * from './methods/index.js';
+export * from './hello-header.js';

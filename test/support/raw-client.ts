@@ -13,8 +13,9 @@ export interface RawClient {
   close(): void;
 }
 
-export async function rawClient(socketPath: string, token: string | null): Promise<RawClient> {
-  const ws = new WebSocket(`ws+unix://${socketPath}:/`, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+/** `headers`: extra upgrade request headers (e.g. a hello header); `token` null sends no hello frame. */
+export async function rawClient(socketPath: string, token: string | null, headers: Record<string, string> = {}): Promise<RawClient> {
+  const ws = new WebSocket(`ws+unix://${socketPath}:/`, { perMessageDeflate: false, maxPayload: 256 * 1024 * 1024, headers });
   const frames: AgentFrame[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
   ws.on('message', (data: Buffer) => {
