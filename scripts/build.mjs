@@ -37,7 +37,17 @@ await Promise.all([
     keepNames: true,
   }),
   build({ ...common, entryPoints: ['client/index.ts'], outfile: 'dist/client.mjs', packages: 'external' }),
-  build({ ...common, entryPoints: ['client/cli/main.ts'], outfile: 'dist/cli.mjs', packages: 'external' }),
+  // The CLI bundles its pure-JS dependencies: one file to load is ~40% of the start-up time of
+  // resolving and compiling each package's modules (`clustrix --help` 0.26 → ~0.12 s). ssh2 (native
+  // binding, loaded on first SSH use) and esbuild (its binary; loaded when bundling a function) stay
+  // packages, as do the optional native accelerators.
+  build({
+    ...common,
+    entryPoints: ['client/cli/main.ts'],
+    outfile: 'dist/cli.mjs',
+    banner: { js: requireShim },
+    external: ['ssh2', 'esbuild', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
+  }),
   // The function runtime, bundled by the client into every function bundle: the
   // runner, and `clustrix/job` (what code inside a job imports).
   build({ ...common, entryPoints: ['client/functions/runtime/runner.ts'], outfile: 'dist/runtime/runner.mjs', packages: 'external' }),

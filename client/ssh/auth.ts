@@ -7,11 +7,9 @@
  * the agent, so a full agent cannot exhaust the server's MaxAuthTries.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import ssh2, { type AnyAuthMethod, type AuthHandlerMiddleware, type IdentityCallback, type ParsedKey } from 'ssh2';
-
-// ssh2 is CommonJS; Node's ESM loader only detects some of its named exports.
-const { OpenSSHAgent, utils } = ssh2;
+import type { AnyAuthMethod, AuthHandlerMiddleware, IdentityCallback, OpenSSHAgent, ParsedKey } from 'ssh2';
 import type { ResolvedHost } from './resolve.js';
+import type { Ssh2Module } from './ssh2-module.js';
 
 export interface KeyboardInteractiveRequest {
   host: string;
@@ -36,27 +34,33 @@ export interface AuthOptions extends AuthCallbacks {
   agent?: string | false;
 }
 
+type ListedAgent = OpenSSHAgent & { offered: Buffer[] };
+let listedAgentClass: (new (socket: string, allow: Buffer[] | null) => ListedAgent) | undefined;
+
 /** An agent that only offers the keys `allow` names (IdentitiesOnly). Remembers what it offered. */
-class ListedAgent extends OpenSSHAgent {
-  offered: Buffer[] = [];
-  readonly #allow: Buffer[] | null;
-  constructor(socket: string, allow: Buffer[] | null) {
-    super(socket);
-    this.#allow = allow;
-  }
-  override getIdentities(cb: IdentityCallback<ParsedKey>): void {
-    super.getIdentities((err, keys) => {
-      // An unreachable agent is not fatal: offer nothing and let the other methods run.
-      if (err || !keys) return cb(null, []);
-      const all = keys as ParsedKey[]; // OpenSSHAgent always yields parsed keys
-      const chosen = this.#allow ? all.filter((k) => this.#allow!.some((a) => a.equals(k.getPublicSSH()))) : all;
-      this.offered = chosen.map((k) => k.getPublicSSH());
-      cb(null, chosen);
-    });
-  }
+function listedAgent(ssh2: Ssh2Module, socket: string, allow: Buffer[] | null): ListedAgent {
+  listedAgentClass ??= class extends ssh2.OpenSSHAgent {
+    offered: Buffer[] = [];
+    readonly #allow: Buffer[] | null;
+    constructor(socket: string, allow: Buffer[] | null) {
+      super(socket);
+      this.#allow = allow;
+    }
+    override getIdentities(cb: IdentityCallback<ParsedKey>): void {
+      super.getIdentities((err, keys) => {
+        // An unreachable agent is not fatal: offer nothing and let the other methods run.
+        if (err || !keys) return cb(null, []);
+        const all = keys as ParsedKey[]; // OpenSSHAgent always yields parsed keys
+        const chosen = this.#allow ? all.filter((k) => this.#allow!.some((a) => a.equals(k.getPublicSSH()))) : all;
+        this.offered = chosen.map((k) => k.getPublicSSH());
+        cb(null, chosen);
+      });
+    }
+  };
+  return new listedAgentClass(socket, allow);
 }
 
-function publicBlobOf(file: string): Buffer | null {
+function publicBlobOf(utils: Ssh2Module['utils'], file: string): Buffer | null {
   try {
     const k = utils.parseKey(readFileSync(`${file}.pub`));
     return k instanceof Error ? null : (Array.isArray(k) ? k[0] : k).getPublicSSH();
@@ -71,12 +75,13 @@ export interface AuthLog {
   serverMethods: string[];
 }
 
-export function createAuthHandler(h: ResolvedHost, opts: AuthOptions, log: AuthLog): AuthHandlerMiddleware {
+export function createAuthHandler(h: ResolvedHost, opts: AuthOptions, log: AuthLog, ssh2: Ssh2Module): AuthHandlerMiddleware {
+  const { utils } = ssh2;
   const who = `${h.user}@${h.hostname}`;
   const files = [...(opts.identityFiles ?? []), ...h.identityFiles].filter((f, i, a) => a.indexOf(f) === i && existsSync(f));
   const agentSock = opts.agent === false ? null : (opts.agent ?? h.identityAgent);
-  const allow = h.identitiesOnly ? files.map(publicBlobOf).filter((b): b is Buffer => b !== null) : null;
-  const agent = agentSock && existsSync(agentSock) ? new ListedAgent(agentSock, allow) : null;
+  const allow = h.identitiesOnly ? files.map((f) => publicBlobOf(utils, f)).filter((b): b is Buffer => b !== null) : null;
+  const agent = agentSock && existsSync(agentSock) ? listedAgent(ssh2, agentSock, allow) : null;
   const prompts = !h.batchMode;
 
   async function* candidates(): AsyncGenerator<AnyAuthMethod> {
@@ -85,7 +90,7 @@ export function createAuthHandler(h: ResolvedHost, opts: AuthOptions, log: AuthL
       yield { type: 'agent', username: h.user, agent };
     }
     for (const file of files) {
-      const pub = publicBlobOf(file);
+      const pub = publicBlobOf(utils, file);
       if (pub && agent?.offered.some((o) => o.equals(pub))) continue; // the agent already offered it
       const key = await loadKey(file);
       if (!key) continue;

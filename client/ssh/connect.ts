@@ -8,9 +8,10 @@
 import { spawn } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { Client, type ConnectConfig } from 'ssh2';
+import type { Client, ConnectConfig } from 'ssh2';
 import { ConnectionError } from '../errors.js';
 import { createAuthHandler, type AuthLog, type AuthOptions } from './auth.js';
+import { loadSsh2, type Ssh2Module } from './ssh2-module.js';
 import { createHostKeyCheck, type HostKeyCheck, type HostKeyOptions } from './host-key.js';
 import { PhaseClock, type Phase } from './phases.js';
 import { describeHost, resolveHost, type ResolvedHost } from './resolve.js';
@@ -97,16 +98,17 @@ function handshake(
   sock: Duplex,
   opts: SshOptions,
   mark: (phase: string) => void,
+  ssh2: Ssh2Module,
 ): Promise<{ client: Client; banner: string | null; hostKey: HostKeyCheck }> {
   const hostKey = createHostKeyCheck(h, opts);
   const authLog: AuthLog = { tried: [], serverMethods: [] };
-  const client = new Client();
+  const client = new ssh2.Client();
   let banner: string | null = null;
   const config: ConnectConfig = {
     sock,
     username: h.user,
     hostVerifier: (key: Buffer) => hostKey.verify(key),
-    authHandler: createAuthHandler(h, opts, authLog),
+    authHandler: createAuthHandler(h, opts, authLog, ssh2),
     readyTimeout: opts.readyTimeoutMs ?? h.connectTimeoutMs ?? DEFAULT_READY_MS,
     keepaliveInterval: opts.keepaliveIntervalMs ?? h.serverAliveIntervalMs ?? DEFAULT_KEEPALIVE_MS,
     keepaliveCountMax: opts.keepaliveCountMax ?? h.serverAliveCountMax ?? DEFAULT_KEEPALIVE_COUNT,
@@ -166,6 +168,7 @@ function handshake(
 /** Resolve (if needed), connect every hop, authenticate. The caller must `close()` the session. */
 export async function openSsh(target: string | ResolvedHost, opts: SshOptions = {}): Promise<SshSession> {
   const h = typeof target === 'string' ? resolveHost(target, opts.configFiles) : target;
+  const ssh2 = await loadSsh2();
   const chain = [...h.jumps, h];
   const clients: Client[] = [];
   const t0 = performance.now();
@@ -183,7 +186,7 @@ export async function openSsh(target: string | ResolvedHost, opts: SshOptions = 
             ? proxyCommandSock(hop.proxyCommand)
             : await tcpConnect(hop.hostname, hop.port, readyMs);
       mark(i > 0 ? 'jump channel' : hop.proxyCommand ? 'proxy command' : 'tcp');
-      const r = await handshake(hop, sock, opts, mark);
+      const r = await handshake(hop, sock, opts, mark, ssh2);
       clients.push(r.client);
       hostKeys.push(r.hostKey);
       banner = r.banner;
