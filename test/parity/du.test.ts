@@ -54,6 +54,28 @@ describe('fs.du matches GNU du', () => {
     expect(summary.apparentBytes).toBeLessThan(10_000 * 2 + 5000 + 70_000 + 5 * 4096 + 200);
   });
 
+  it('counts files, dirs, symlinks and others as GNU find -type does (tricky names, hard links, a fifo)', async () => {
+    const dir = join(base, 'counts');
+    mkdirSync(dir);
+    const fifo = await run('mkfifo', [join(dir, 'pipe')]);
+    expect(fifo.code).toBe(0);
+    for (const rel of ['tricky', 'hardlinks', 'dirlink']) {
+      const r = await run('cp', ['-a', join(base, rel), join(dir, rel)]);
+      expect(r.code).toBe(0);
+    }
+    // One byte per entry: some tricky names hold newlines.
+    const count = async (type: string) => (await run('find', [dir, '-type', type, '-printf', 'x'])).stdout.length;
+    const { summary } = await direct.collect(fsDu, { path: dir });
+    expect({ files: summary.files, dirs: summary.dirs, symlinks: summary.symlinks, other: summary.other }).toEqual({
+      files: await count('f'),
+      dirs: await count('d'),
+      symlinks: await count('l'),
+      other: (await count('p')) + (await count('s')) + (await count('b')) + (await count('c')),
+    });
+    expect(summary.other).toBeGreaterThan(0);
+    await expectSame(dir);
+  });
+
   it('-x on one filesystem is the same total', async () => {
     await expectSame(join(base, 'tricky'), { xdev: true });
   });
