@@ -245,22 +245,33 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
         for (let i = 0; i < nExec; i++) m.execStat.push(await timeIt(() => sshExec(execSsh.client, `stat -- ${shQuote(statTarget)}`)));
         for (let i = 0; i < nLs; i++) m.ls.push(await timeIt(() => c.fs.ls(dir1k, { stat: true })));
         for (let i = 0; i < nLs; i++) m.sftpLs.push(await timeIt(() => sftpCall((cb) => sftp.readdir(dir1k, cb as never))));
-        w.find.push(
-          await timeIt(async () => {
-            let n = 0;
-            for await (const _ of c.fs.find(t22)) n++;
-            found.agent = n;
-          }),
-        );
-        let out = '';
-        w.execFind.push(await timeIt(async () => (out = await sshExec(execSsh.client, `find ${shQuote(t22)}`))));
-        // The login shell's .bashrc chatter is on stdout too: count only paths.
-        found.exec = out.split('\n').filter((l) => l === t22 || l.startsWith(`${t22}/`)).length;
+        // The walks. Whatever runs first after a pause is slower on this VM (GNU du too: +20–40 ms
+        // after 12 s idle; the SFTP walk at 10 ms is 12 s of mostly idle waiting), and whatever
+        // runs right after the other side's walk of the same tree finds the kernel's caches warm.
+        // So the SFTP walk goes first and agent/baseline swap places every round.
+        const find = async () =>
+          w.find.push(
+            await timeIt(async () => {
+              let n = 0;
+              for await (const _ of c.fs.find(t22)) n++;
+              found.agent = n;
+            }),
+          );
+        const execFind = async () => {
+          let out = '';
+          w.execFind.push(await timeIt(async () => (out = await sshExec(execSsh.client, `find ${shQuote(t22)}`))));
+          // The login shell's .bashrc chatter is on stdout too: count only paths.
+          found.exec = out.split('\n').filter((l) => l === t22 || l.startsWith(`${t22}/`)).length;
+        };
+        const du = async () => w.du.push(await timeIt(async () => (found.agentDuKiB = (await c.fs.du(t22)).allocatedBytes / 1024)));
+        const execDu = async () => {
+          let out = '';
+          w.execDu.push(await timeIt(async () => (out = await sshExec(execSsh.client, `du -s ${shQuote(t22)}`))));
+          found.execDuKiB = Number(/^(\d+)\t/m.exec(out)?.[1]);
+        };
         // +1: `find` and the agent list the root itself.
         w.sftpWalk.push(await timeIt(async () => (found.sftp = (await sftpWalk(sftp, t22)) + 1)));
-        w.du.push(await timeIt(async () => (found.agentDuKiB = (await c.fs.du(t22)).allocatedBytes / 1024)));
-        w.execDu.push(await timeIt(async () => (out = await sshExec(execSsh.client, `du -s ${shQuote(t22)}`))));
-        found.execDuKiB = Number(/^(\d+)\t/m.exec(out)?.[1]);
+        for (const step of r % 2 === 0 ? [find, execFind, du, execDu] : [execFind, find, execDu, du]) await step();
       }
       await c.close();
       if (delay === 10) {
