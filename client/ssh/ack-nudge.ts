@@ -61,15 +61,19 @@ export function nudgeAcks<T>(ssh: Client, pending: Promise<T>): Promise<T> {
 /**
  * ssh2's own "give the sender its window back" (Channel.js windowAdjust),
  * null if this ssh2 has no such export (then promptAcks does nothing).
+ * Looked up on first use, like ssh2 itself (ssh2-module.ts).
  */
-const windowAdjust = ((): ((ch: unknown) => void) | null => {
+let windowAdjustFn: ((ch: unknown) => void) | null | undefined;
+function windowAdjust(): ((ch: unknown) => void) | null {
+  if (windowAdjustFn !== undefined) return windowAdjustFn;
   try {
     const m = createRequire(import.meta.url)('ssh2/lib/Channel.js') as { windowAdjust?: unknown };
-    return typeof m.windowAdjust === 'function' ? (m.windowAdjust as (ch: unknown) => void) : null;
+    windowAdjustFn = typeof m.windowAdjust === 'function' ? (m.windowAdjust as (ch: unknown) => void) : null;
   } catch {
-    return null;
+    windowAdjustFn = null;
   }
-})();
+  return windowAdjustFn;
+}
 
 /**
  * The same stall after connect, for the life of a tunnel channel: sshd's
@@ -95,7 +99,7 @@ const windowAdjust = ((): ((ch: unknown) => void) | null => {
  * channel's push and _write, so its flow mode is left alone.
  */
 export function promptAcks<T extends Duplex>(ch: T): T {
-  const adjust = windowAdjust;
+  const adjust = windowAdjust();
   if (!adjust) return ch;
   const c = ch as unknown as { push: Duplex['push']; _write: (...a: unknown[]) => unknown; _client?: { _sock?: unknown } };
   const sock = c._client?._sock;
