@@ -17,6 +17,8 @@ export interface AgentServerOptions extends SessionDeps {
 }
 
 export class AgentServer {
+  /** How long close() waits for cancelled handlers to clean up, ms. */
+  static readonly CLOSE_GRACE_MS = 5000;
   readonly sessions = new Set<Session>();
   readonly #opts: AgentServerOptions;
   readonly #http: Server;
@@ -91,10 +93,21 @@ export class AgentServer {
     for (const s of this.sessions) s.event(topic, d);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stop: cancel what is running and give the handlers up to `graceMs` to
+   * finish their clean-up (a storage probe removes its markers, an upload
+   * its temp file), then close every connection.
+   */
+  async close(graceMs = AgentServer.CLOSE_GRACE_MS): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#disarmIdle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...this.sessions].map((s) => s.cancelAll('the agent is stopping'))),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
     for (const s of this.sessions) s.close();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     this.#wss.close();

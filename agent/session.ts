@@ -101,6 +101,8 @@ export class Session {
   readonly #socket: Socket;
   readonly #deps: SessionDeps;
   readonly #inflight = new Map<number, InFlight>();
+  /** Handlers still running, answered or not (a cancelled one may be cleaning up). */
+  readonly #running = new Set<Promise<unknown>>();
   readonly #closeHooks: (() => void)[] = [];
   #state: 'hello' | 'open' | 'closed' = 'hello';
   #helloTimer: NodeJS.Timeout | null;
@@ -146,6 +148,23 @@ export class Session {
 
   close(code = 1001, reason = 'agent shutting down'): void {
     if (this.#state !== 'closed') this.#ws.close(code, reason);
+  }
+
+  /**
+   * Cancel every request now (the agent is stopping): each handler sees its
+   * signal abort and can clean up (probe markers, temp files) while the
+   * client still gets its CANCELLED. Resolves when every handler has
+   * returned.
+   */
+  async cancelAll(why: string): Promise<void> {
+    for (const [id, f] of this.#inflight) {
+      this.#inflight.delete(id);
+      if (f.answered) continue;
+      f.answered = true;
+      f.abort(new ProtocolError('CANCELLED', why));
+      this.#sendError(id, { code: 'CANCELLED', message: why });
+    }
+    await Promise.allSettled([...this.#running]);
   }
 
   onClose(fn: () => void): void {
@@ -283,6 +302,9 @@ export class Session {
     } catch (err) {
       run = Promise.reject(err);
     }
+    this.#running.add(run);
+    const done = () => this.#running.delete(run);
+    run.then(done, done);
     run.then(
       (r) => {
         if (f.answered) return;

@@ -20,6 +20,15 @@ import type { StorageVerifyProgress, StorageVerifyResult } from '../../protocol/
 import { asUser, describeBed, loadBed, schedulerEnv, startUserAgent, until, userInfoOf, type UserAgent } from '../jobs/support.js';
 import { localEnv, type LocalEnv } from '../support/local-agent.js';
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Markers of this probe still on disk, in every directory it probed. */
 function leftovers(r: StorageVerifyResult): string[] {
   const out: string[] = [];
@@ -97,6 +106,36 @@ describe('storage.verify on the local scheduler', () => {
     } finally {
       await blocker.cancel();
       await c.close();
+    }
+  });
+
+  it('cleans up before the agent exits when it is stopped mid-probe (SIGTERM)', async () => {
+    env = localEnv({ idleExitMs: 300_000 });
+    const c = await env.connect();
+    const blocker = await c.jobs.submit({ command: ['sleep', '300'], resources: { exclusive: true } });
+    const pid = c.connection.welcome.pid;
+    // The root is this test's own: only this probe writes markers there.
+    const markers = () => readdirSync(env.root).filter((n) => n.startsWith('.clustrix-probe-'));
+    let atStop: string[] | undefined;
+    const probing = verifyStorage(c.connection, {
+      onProgress: (p) => {
+        if (p.stage === 'submit' && atStop === undefined) {
+          atStop = markers();
+          process.kill(pid, 'SIGTERM'); // the agent this test started
+        }
+      },
+    }).catch((e: unknown) => e);
+    try {
+      const err = await probing;
+      expect(err).toBeInstanceOf(Error);
+      expect(atStop?.length).toBeGreaterThan(0);
+      await until('the agent to exit', () => !alive(pid), 20_000);
+      // Gone, and nothing of the probe is left: the markers went before the process did.
+      expect(markers()).toEqual([]);
+    } finally {
+      const again = await env.connect();
+      await again.jobs.job(blocker.id).cancel();
+      await again.close();
     }
   });
 
