@@ -234,6 +234,8 @@ export async function openSsh(target: string | ResolvedHost, opts: SshOptions = 
     close() {
       client.end();
       for (const c of clients.slice(0, -1).reverse()) c.end();
+      // The disconnect is written; the process need not stay for the server's FIN (a round trip at exit).
+      (clients[0] as unknown as { _sock?: { unref?: () => void } })._sock?.unref?.();
     },
   };
 }
