@@ -13,7 +13,8 @@
  * one-shot `ssh host stat` (both a fresh process doing a full connect).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,53 @@ function sshExec(c: Client, command: string): Promise<string> {
     });
   });
 }
+
+/** `ssh host <command>`: bytes on stdout, exit awaited. */
+function sshExecBytes(c: Client, command: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    c.exec(command, (err, ch) => {
+      if (err) return reject(err);
+      let n = 0;
+      ch.on('data', (d: Buffer) => (n += d.length));
+      ch.stderr.resume();
+      ch.on('close', () => resolve(n));
+    });
+  });
+}
+
+/** `ssh host <command>` fed `input` on stdin; resolves when the command exits 0. */
+function sshExecIn(c: Client, command: string, input: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    c.exec(command, (err, ch) => {
+      if (err) return reject(err);
+      ch.resume();
+      ch.stderr.resume();
+      ch.on('exit', (code: number | null) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}`))));
+      ch.end(input);
+    });
+  });
+}
+
+function sftpRead(sftp: SFTPWrapper, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    const s = sftp.createReadStream(path, { highWaterMark: 256 * 1024 });
+    s.on('data', (d: Buffer) => (n += d.length));
+    s.on('end', () => resolve(n));
+    s.on('error', reject);
+  });
+}
+
+function sftpWrite(sftp: SFTPWrapper, path: string, data: Uint8Array): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const w = sftp.createWriteStream(path);
+    w.on('close', () => resolve());
+    w.on('error', reject);
+    w.end(data);
+  });
+}
+
+const mibps = (bytes: number, ms: number) => `${(bytes / 1048576 / (ms / 1000)).toFixed(0)} MiB/s`;
 
 /** A fresh process to completion (stdout drained); rejects on a non-zero exit. */
 function runProcess(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -128,6 +176,21 @@ async function networkRtt(delayMs: number): Promise<number> {
   return median(xs.slice(10));
 }
 
+/** Size of the transfer rows' file. */
+const XFER_MIB = 32;
+/** Where the transfer rows write, in the test user's home (relative: SFTP and the agent resolve against home). */
+const UPLOAD = { agent: 'clx-bench-up-agent.bin', exec: 'clx-bench-up-exec.bin', sftp: 'clx-bench-up-sftp.bin' };
+
+/** Random bytes (incompressible), readable by the test user. */
+function transferFile(): string {
+  const file = join(tmpdir(), 'clustrix-trees', `xfer-${XFER_MIB}m.bin`);
+  if (!existsSync(file)) {
+    writeFileSync(`${file}.tmp`, randomBytes(XFER_MIB * 1048576), { mode: 0o644 });
+    renameSync(`${file}.tmp`, file);
+  }
+  return file;
+}
+
 function hugeDir(): string {
   const dir = join(tmpdir(), 'clustrix-trees', 'dir-1000');
   if (!existsSync(`${dir}.done`)) {
@@ -153,6 +216,7 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
   const t22 = cachedTree({ entries: 22_200 });
   const dir1k = hugeDir();
   const statTarget = `${t22}/file-0000001.dat`;
+  const xferFile = transferFile();
   const work = mkdtempSync(join(tmpdir(), 'clx-bench-ssh-'));
   const hostKey = readFileSync(bed.instances.main.hostKeyPub, 'utf8').split(/\s+/).slice(0, 2).join(' ');
   const tables: Table[] = [];
@@ -273,6 +337,35 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
         w.sftpWalk.push(await timeIt(async () => (found.sftp = (await sftpWalk(sftp, t22)) + 1)));
         for (const step of r % 2 === 0 ? [find, execFind, du, execDu] : [execFind, find, execDu, du]) await step();
       }
+      // Transfers of one file each way: the agent's streamed read and chunked, verified write
+      // against `ssh host cat` and SFTP streams (fewer rounds: SFTP moves ~6–11 MiB/s at 10 ms).
+      const x = {
+        read: [] as number[],
+        execRead: [] as number[],
+        sftpRead: [] as number[],
+        write: [] as number[],
+        execWrite: [] as number[],
+        sftpWrite: [] as number[],
+      };
+      const payload = readFileSync(xferFile);
+      const got = { agent: 0, exec: 0, sftp: 0 };
+      for (let r = 0; r < Math.min(o.rounds, 3); r++) {
+        x.read.push(
+          await timeIt(async () => {
+            let n = 0;
+            for await (const b of c.fs.read(xferFile)) n += b.length;
+            got.agent = n;
+          }),
+        );
+        x.execRead.push(await timeIt(async () => (got.exec = await sshExecBytes(execSsh.client, `cat -- ${shQuote(xferFile)}`))));
+        x.sftpRead.push(await timeIt(async () => (got.sftp = await sftpRead(sftp, xferFile))));
+        x.write.push(await timeIt(() => c.fs.writeFile(UPLOAD.agent, payload)));
+        x.execWrite.push(await timeIt(() => sshExecIn(execSsh.client, `cat > ${UPLOAD.exec}`, payload)));
+        x.sftpWrite.push(await timeIt(() => sftpWrite(sftp, UPLOAD.sftp, payload)));
+      }
+      await sshExec(execSsh.client, `rm -f ${UPLOAD.agent} ${UPLOAD.exec} ${UPLOAD.sftp}`);
+      // (`ssh host cat` also carries the login shell's chatter: at least the file, then.)
+      const sameRead = got.agent === payload.length && got.sftp === payload.length && got.exec >= payload.length;
       await c.close();
       if (delay === 10) {
         const end = await openSsh(ALIAS, opts); // leave nothing running behind
@@ -339,6 +432,34 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
           ratio: ratio(median(w.du), median(w.execDu)),
           goal: goal(median(w.du) <= median(w.execDu), '≤ 1×'),
         }),
+        checked(sameRead, {
+          metric: `read ${XFER_MIB} MiB (${mibps(payload.length, median(x.read))})`,
+          ours: fmtMs(median(x.read)),
+          baseline: `${fmtMs(median(x.execRead))} (ssh cat, ${mibps(payload.length, median(x.execRead))})`,
+          ratio: ratio(median(x.read), median(x.execRead)),
+          goal: '',
+        }),
+        checked(sameRead, {
+          metric: `read ${XFER_MIB} MiB`,
+          ours: fmtMs(median(x.read)),
+          baseline: `${fmtMs(median(x.sftpRead))} (SFTP stream, ${mibps(payload.length, median(x.sftpRead))})`,
+          ratio: ratio(median(x.read), median(x.sftpRead)),
+          goal: '',
+        }),
+        {
+          metric: `write ${XFER_MIB} MiB (${mibps(payload.length, median(x.write))}, fsync'ed, sha256-checked)`,
+          ours: fmtMs(median(x.write)),
+          baseline: `${fmtMs(median(x.execWrite))} (ssh 'cat > f', ${mibps(payload.length, median(x.execWrite))})`,
+          ratio: ratio(median(x.write), median(x.execWrite)),
+          goal: '',
+        },
+        {
+          metric: `write ${XFER_MIB} MiB`,
+          ours: fmtMs(median(x.write)),
+          baseline: `${fmtMs(median(x.sftpWrite))} (SFTP stream, ${mibps(payload.length, median(x.sftpWrite))})`,
+          ratio: ratio(median(x.write), median(x.sftpWrite)),
+          goal: '',
+        },
         // The connect budgets are for the loopback (0 ms) run; at 10 ms each way the overhead is shown in round trips.
         connectRow('cold connect (agent not running)', cold, delay ? null : 300, rtt),
         connectRow('warm connect (agent running)', warm, delay ? null : 30, rtt),
@@ -358,7 +479,7 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
         rows,
       });
       tables.push(phaseTable(delay, { cold, warm, warmExec }));
-      raw[`delay${delay}`] = { rttMs: rtt, ...m, ...w, found, cold, warm, warmExec, oneShot };
+      raw[`delay${delay}`] = { rttMs: rtt, ...m, ...w, found, cold, warm, warmExec, oneShot, transfers: x };
     }
   } finally {
     rmSync(work, { recursive: true, force: true });
