@@ -126,14 +126,8 @@ export class Session {
     ws.on('close', () => this.#onClose());
     ws.on('error', (err) => deps.log.warn({ session: this.id, err: err.message }, 'websocket error'));
     if (helloHeader !== undefined) {
-      let frame: ClientFrame;
-      try {
-        frame = decodeHelloHeader(helloHeader);
-      } catch (err) {
-        this.#sendError(null, err instanceof ProtocolError ? err.toWire() : { code: 'PROTOCOL', message: String(err) });
-        return;
-      }
-      this.#onHello(frame);
+      const frame = this.#decode(() => decodeHelloHeader(helloHeader));
+      if (frame) this.#onHello(frame);
     }
   }
 
@@ -157,13 +151,7 @@ export class Session {
    * returned.
    */
   async cancelAll(why: string): Promise<void> {
-    for (const [id, f] of this.#inflight) {
-      this.#inflight.delete(id);
-      if (f.answered) continue;
-      f.answered = true;
-      f.abort(new ProtocolError('CANCELLED', why));
-      this.#sendError(id, { code: 'CANCELLED', message: why });
-    }
+    for (const id of [...this.#inflight.keys()]) this.#cancel(id, why);
     await Promise.allSettled([...this.#running]);
   }
 
@@ -190,20 +178,24 @@ export class Session {
     this.#send({ t: 'err', id, e });
   }
 
+  /** A decoded client frame (a message, or the upgrade's hello header), or undefined once the error is answered. */
+  #decode(decode: () => ClientFrame): ClientFrame | undefined {
+    try {
+      return decode();
+    } catch (err) {
+      this.#sendError(null, err instanceof ProtocolError ? err.toWire() : { code: 'PROTOCOL', message: String(err) });
+      return undefined;
+    }
+  }
+
   #onMessage(data: RawData, isBinary: boolean): void {
     if (!isBinary) {
       this.#sendError(null, { code: 'PROTOCOL', message: 'bad frame: text messages are not part of the protocol; send binary msgpack' });
       return;
     }
     const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-    let frame: ClientFrame;
-    try {
-      frame = decodeClientFrame(bytes, this.#deps.limits.maxFrameBytes);
-    } catch (err) {
-      const e = err instanceof ProtocolError ? err.toWire() : { code: 'PROTOCOL' as const, message: String(err) };
-      this.#sendError(null, e);
-      return;
-    }
+    const frame = this.#decode(() => decodeClientFrame(bytes, this.#deps.limits.maxFrameBytes));
+    if (!frame) return;
     if (this.#state === 'hello') {
       this.#onHello(frame);
       return;
@@ -346,14 +338,19 @@ export class Session {
   }
 
   #onCancel(id: number): void {
+    this.#cancel(id, 'request cancelled');
+  }
+
+  /** Abort request `id` and answer it CANCELLED (`why`). */
+  #cancel(id: number, why: string): void {
     const f = this.#inflight.get(id);
     if (!f || f.answered) return;
     f.answered = true;
     // The id is free at once (clients never reuse ids) so a cancelled walk
     // that takes a moment to notice does not count against the in-flight limit.
     this.#inflight.delete(id);
-    f.abort(new ProtocolError('CANCELLED', 'request cancelled'));
-    this.#sendError(id, cancelled());
+    f.abort(new ProtocolError('CANCELLED', why));
+    this.#sendError(id, { code: 'CANCELLED', message: why });
   }
 
   #onClose(): void {

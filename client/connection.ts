@@ -319,7 +319,6 @@ export class Connection {
     const s = this.#socket as Duplex & { uncork?: () => void };
     while (s.writableCorked > 0 && s.uncork) s.uncork();
     s.destroy();
-    await Promise.resolve();
   }
 
   // Arms the signal and timeout of one request (p.cleanup disarms them).
