@@ -55,31 +55,21 @@ function loadBed(): { bed: Bed | null; reason: string } {
   return { bed: s, reason: '' };
 }
 
-/** `ssh host <command>`: one exec channel, stdout collected, exit awaited. */
-function sshExec(c: Client, command: string): Promise<string> {
+/** `ssh host <command>`: one exec channel, stdout collected as bytes, exit awaited. */
+function sshExecRaw(c: Client, command: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     c.exec(command, (err, ch) => {
       if (err) return reject(err);
       const out: Buffer[] = [];
       ch.on('data', (d: Buffer) => out.push(d));
       ch.stderr.resume();
-      ch.on('close', () => resolve(Buffer.concat(out).toString()));
+      ch.on('close', () => resolve(Buffer.concat(out)));
     });
   });
 }
 
-/** `ssh host <command>`: bytes on stdout, exit awaited. */
-function sshExecBytes(c: Client, command: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    c.exec(command, (err, ch) => {
-      if (err) return reject(err);
-      let n = 0;
-      ch.on('data', (d: Buffer) => (n += d.length));
-      ch.stderr.resume();
-      ch.on('close', () => resolve(n));
-    });
-  });
-}
+/** `ssh host <command>`: stdout as text. */
+const sshExec = async (c: Client, command: string): Promise<string> => (await sshExecRaw(c, command)).toString();
 
 /** `ssh host <command>` fed `input` on stdin; resolves when the command exits 0. */
 function sshExecIn(c: Client, command: string, input: Uint8Array): Promise<void> {
@@ -357,7 +347,7 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
             got.agent = n;
           }),
         );
-        x.execRead.push(await timeIt(async () => (got.exec = await sshExecBytes(execSsh.client, `cat -- ${shQuote(xferFile)}`))));
+        x.execRead.push(await timeIt(async () => (got.exec = (await sshExecRaw(execSsh.client, `cat -- ${shQuote(xferFile)}`)).length)));
         x.sftpRead.push(await timeIt(async () => (got.sftp = await sftpRead(sftp, xferFile))));
         x.write.push(await timeIt(() => c.fs.writeFile(UPLOAD.agent, payload)));
         x.execWrite.push(await timeIt(() => sshExecIn(execSsh.client, `cat > ${UPLOAD.exec}`, payload)));
