@@ -5,20 +5,16 @@
  * blocks the next start.
  */
 import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { parseLock, type LockInfo } from '../protocol/index.js';
 import { isAgentProcess } from './proc.js';
 
-export interface LockInfo {
-  pid: number;
-  startedAt: number;
-  build: string;
-}
+export type { LockInfo };
 
 export type LockResult = { acquired: true } | { acquired: false; holder: LockInfo };
 
 export function readLock(path: string): LockInfo | null {
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
-    return typeof v.pid === 'number' ? v : null;
+    return parseLock(readFileSync(path, 'utf8'));
   } catch {
     return null;
   }

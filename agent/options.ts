@@ -33,7 +33,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   return {
     command: positionals[0] ?? 'help',
     root: values.root ?? env.CLUSTRIX_ROOT ?? join(homedir(), '.clustrix'),
-    runDir: values['run-dir'] ?? env.CLUSTRIX_RUN_DIR ?? defaultRunDir(env),
+    runDir: values['run-dir'] ?? defaultRunDir(env),
     idleExitMs,
     logLevel: values['log-level'] ?? env.CLUSTRIX_LOG_LEVEL ?? 'info',
     host: hostname(),

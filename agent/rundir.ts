@@ -6,34 +6,23 @@
  * unless it is a real directory, owned by us, mode 0700.
  */
 import { lstatSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ProtocolError } from '../protocol/index.js';
+import { defaultRunDir as runDirFor, ProtocolError, runPaths, type RunPaths } from '../protocol/index.js';
+
+export { runPaths, type RunPaths };
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL. */
 export const MAX_SOCKET_PATH_BYTES = 107;
 
-export interface RunPaths {
-  dir: string;
-  socket: string;
-  lock: string;
-  token: string;
-}
-
+/** $CLUSTRIX_RUN_DIR, else $XDG_RUNTIME_DIR/clustrix when that is ours, else /tmp/clustrix-<uid> (protocol/run-dir.ts). */
 export function defaultRunDir(env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
-  const xdg = env.XDG_RUNTIME_DIR;
-  if (xdg && xdg.startsWith('/')) {
+  return runDirFor(env, uid, (dir) => {
     try {
-      const st = lstatSync(xdg);
-      if (st.isDirectory() && st.uid === uid) return join(xdg, 'clustrix');
+      const st = lstatSync(dir);
+      return st.isDirectory() && st.uid === uid;
     } catch {
-      /* not usable: fall through to /tmp */
+      return false; // not usable: /tmp it is
     }
-  }
-  return `/tmp/clustrix-${uid}`;
-}
-
-export function runPaths(dir: string): RunPaths {
-  return { dir, socket: join(dir, 'agent.sock'), lock: join(dir, 'agent.lock'), token: join(dir, 'agent.token') };
+  });
 }
 
 /** Create (if needed) and verify the run dir. Throws a ProtocolError that says what to do. */

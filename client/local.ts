@@ -3,13 +3,16 @@
  * talk to its Unix socket directly. No SSH, no cluster.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { agentBundle } from './agent-bundle.js';
 import { Connection } from './connection.js';
 import { ConnectionError } from './errors.js';
+import { defaultRunDir } from '../protocol/index.js';
+import { findLocalAgent, lockHeld } from './local-find.js';
+import { serveLocalAgent } from './local-serve.js';
 import { parseStartOutput, type StartInfo } from './start-line.js';
 
 export interface LocalOptions {
@@ -28,6 +31,20 @@ export interface LocalOptions {
 
 export function localRoot(opts: LocalOptions): string {
   return opts.root ?? process.env.CLUSTRIX_ROOT ?? join(homedir(), '.clustrix');
+}
+
+/** The run dir the local agent uses: --run-dir, else the agent's default for this user (protocol/run-dir.ts). */
+export function localRunDir(opts: LocalOptions): string {
+  if (opts.runDir) return opts.runDir;
+  const uid = process.getuid?.() ?? 0;
+  return defaultRunDir(process.env, uid, (dir) => {
+    try {
+      const st = lstatSync(dir);
+      return st.isDirectory() && st.uid === uid;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Copy the bundle into <root>/agent/<build>/agent.mjs (content-addressed, atomic). */
@@ -62,6 +79,12 @@ export function runLocalAgent(opts: LocalOptions, command: string): Promise<{ co
   });
 }
 
+/** `agent.mjs serve` launched straight from here (one node start-up instead of two); null: use `start`. */
+function serveDirect(opts: LocalOptions): Promise<StartInfo | null> {
+  const root = localRoot(opts);
+  return serveLocalAgent(opts.nodePath ?? process.execPath, installLocalAgent(root), agentArgs(opts, root));
+}
+
 /** Start (or reuse) the local agent and return what it reported. */
 export async function startLocalAgent(opts: LocalOptions): Promise<StartInfo> {
   const r = await runLocalAgent(opts, 'start');
@@ -83,10 +106,43 @@ export function connectUnix(path: string): Promise<Socket> {
   });
 }
 
+/**
+ * The running agent of our build, found by reading its run dir and opened
+ * straight away (no node process); null when there is none or it does not
+ * answer on its socket or take its token (it is stopping, idled out, or was
+ * replaced in between), so the caller starts one.
+ */
+async function openRunning(opts: LocalOptions, build: string): Promise<{ conn: Connection; info: StartInfo } | null> {
+  const found = findLocalAgent(localRunDir(opts), build);
+  if (!found) return null;
+  let sock: Socket;
+  try {
+    sock = await connectUnix(found.socket);
+  } catch {
+    return null;
+  }
+  let conn: Connection;
+  try {
+    conn = await Connection.open(sock, { token: found.token, clientName: opts.clientName, timeoutMs: opts.timeoutMs, signal: opts.signal });
+  } catch (err) {
+    // A hung agent is not retried (that would double the wait); a refused token or a close
+    // mid-handshake (idle exit, replaced) is what `start` sorts out.
+    if (opts.signal?.aborted || (err instanceof ConnectionError && err.kind === 'timeout')) throw err;
+    return null;
+  }
+  if (conn.welcome.build !== build) {
+    await conn.close();
+    return null;
+  }
+  return { conn, info: { ...found, root: localRoot(opts), host: conn.welcome.host, pid: conn.welcome.pid } };
+}
+
 /** Start/reuse the local agent and open a protocol connection to it. */
 export async function openLocal(opts: LocalOptions): Promise<{ conn: Connection; info: StartInfo }> {
   const bundle = agentBundle();
-  let info = await startLocalAgent(opts);
+  const running = await openRunning(opts, bundle.build);
+  if (running) return running;
+  let info = (!lockHeld(localRunDir(opts)) && (await serveDirect(opts))) || (await startLocalAgent(opts));
   if (info.build !== bundle.build) {
     // `start` replaces an agent of another build; if we still see one, something raced us.
     info = await startLocalAgent(opts);

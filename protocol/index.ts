@@ -13,3 +13,4 @@ export * from './types/envs.js';
 export * from './types/functions.js';
 export * from './methods/index.js';
 export * from './hello-header.js';
+export * from './run-dir.js';

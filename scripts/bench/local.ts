@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { connect, type Cluster } from '../../client/index.js';
-import { runLocalAgent } from '../../client/local.js';
+import { runLocalAgent, type LocalOptions } from '../../client/local.js';
 import { fsStat } from '../../protocol/index.js';
 import { cachedTree } from '../../test/support/trees.js';
 import { fmtMs, median, quantile, ratio, timeIt, type Row } from './stats.js';
@@ -34,6 +34,45 @@ async function walkAll(c: Cluster, root: string): Promise<number> {
   let n = 0;
   for await (const _ of c.fs.find(root)) n++;
   return n;
+}
+
+const CLI = new URL('../../dist/cli.mjs', import.meta.url).pathname;
+
+/**
+ * What a script or a shell pays per command: `connect('local')` with the agent
+ * running (no node process started) and stopped (one: the agent), and a
+ * one-shot `clustrix stat` against a one-shot GNU `stat`; `node -e 0` is the
+ * price of one node start-up on this machine.
+ */
+async function connectRows(lopts: LocalOptions, file: string, rounds: number, raw: Record<string, unknown>): Promise<Row[]> {
+  const n = Math.max(5, rounds * 2);
+  const warm: number[] = [];
+  const cold: number[] = [];
+  const node: number[] = [];
+  const cli: number[] = [];
+  const gnuStat: number[] = [];
+  const dirs = ['--root', lopts.root!, '--run-dir', lopts.runDir!];
+  for (let i = 0; i < n; i++) {
+    await runLocalAgent(lopts, 'stop');
+    cold.push(await timeIt(async () => (await connect('local', lopts)).close()));
+    warm.push(await timeIt(async () => (await connect('local', lopts)).close()));
+    node.push(await timeIt(() => run(process.execPath, ['-e', '0'])));
+    cli.push(await timeIt(() => run(process.execPath, [CLI, ...dirs, 'stat', file])));
+    gnuStat.push(await timeIt(() => run('stat', [file])));
+  }
+  raw.connect = { warm, cold, node, cli, gnuStat };
+  const nodeMs = `${fmtMs(median(node))} (one \`node -e 0\`)`;
+  return [
+    { metric: "connect('local'), agent running", ours: fmtMs(median(warm)), baseline: nodeMs, ratio: ratio(median(warm), median(node)), goal: '' },
+    { metric: "connect('local'), agent stopped", ours: fmtMs(median(cold)), baseline: nodeMs, ratio: ratio(median(cold), median(node)), goal: '' },
+    {
+      metric: 'one-shot `clustrix stat` (CLI start incl.)',
+      ours: fmtMs(median(cli)),
+      baseline: `${fmtMs(median(gnuStat))} (GNU stat)`,
+      ratio: ratio(median(cli), median(gnuStat)),
+      goal: '',
+    },
+  ];
 }
 
 export async function benchLocal(opts: { rounds: number; big: boolean }): Promise<{ rows: Row[]; raw: Record<string, unknown> }> {
@@ -125,6 +164,7 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
       });
     }
     await c.close();
+    rows.push(...(await connectRows(lopts, target, opts.rounds, raw)));
 
     // RSS of a fresh agent streaming a 1M-entry walk
     if (opts.big) {

@@ -1,6 +1,7 @@
 /** The real agent process, started the way clients start it: lifecycle, single instance, safety checks. */
 import { spawn, execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -24,6 +25,67 @@ describe('local agent lifecycle', () => {
     expect(ia.connections).toBeGreaterThanOrEqual(1);
     expect((await b.info()).connections).toBe(2);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('starts one node process on a cold connect and none on a warm one', async () => {
+    const base = mkdtempSync('/tmp/clx-node-');
+    const log = join(base, 'runs');
+    const wrapper = join(base, 'node');
+    // A node that notes each agent command it runs ($1 is agent.mjs, $2 the command).
+    writeFileSync(wrapper, `#!/bin/sh\necho "$2" >> '${log}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    const runs = () => {
+      try {
+        return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+      } catch {
+        return [];
+      }
+    };
+    try {
+      env = localEnv({ nodePath: wrapper });
+      const a = await env.connect();
+      expect(runs()).toEqual(['serve']);
+      const pid = (await a.info()).pid;
+      await a.close();
+      const b = await env.connect();
+      expect((await b.info()).pid).toBe(pid);
+      expect(runs()).toEqual(['serve']);
+      await b.close();
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('starts one agent when many clients connect at once', async () => {
+    env = localEnv();
+    const cs = await Promise.all(Array.from({ length: 6 }, () => env.connect()));
+    const pids = new Set(await Promise.all(cs.map(async (c) => (await c.info()).pid)));
+    expect(pids.size).toBe(1);
+    expect(env.lockPid()).toBe([...pids][0]);
+    await Promise.all(cs.map((c) => c.close()));
+  });
+
+  it('does not talk to a socket in a run dir that others can enter', async () => {
+    env = localEnv();
+    const c = await env.connect();
+    const build = (await c.info()).build;
+    await c.close();
+    await runLocalAgent(env.opts, 'stop');
+    // Someone else's server where ours would be, in a run dir with mode 0755 and a lock naming our build.
+    chmodSync(env.runDir, 0o755);
+    writeFileSync(join(env.runDir, 'agent.lock'), JSON.stringify({ pid: process.pid, startedAt: 1, build }));
+    writeFileSync(join(env.runDir, 'agent.token'), 'planted', { mode: 0o600 });
+    let touched = 0;
+    const fake = createServer((s) => {
+      touched++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => fake.listen(join(env.runDir, 'agent.sock'), r));
+    try {
+      await expect(env.connect()).rejects.toThrow(/has mode 755, expected 700/);
+      expect(touched).toBe(0);
+    } finally {
+      fake.close();
+    }
   });
 
   it('keeps its run dir 0700 and socket and token 0600', async () => {
@@ -108,6 +170,20 @@ describe('local agent lifecycle', () => {
     expect(info.started).toBe(true);
     expect(info.pid).not.toBe(oldPid);
     expect(isAlive(oldPid)).toBe(false);
+  });
+
+  it('replaces a running agent of another build on connect', async () => {
+    env = localEnv();
+    const other = join(env.root, 'other-agent.mjs');
+    mkdirSync(env.root, { recursive: true });
+    writeFileSync(other, readFileSync(BUNDLE, 'utf8') + '\n// another build\n');
+    const old = parseStartOutput((await run(process.execPath, [other, 'start', '--root', env.root, '--run-dir', env.runDir])).stdout)!;
+    const c = await env.connect();
+    const info = await c.info();
+    expect(info.build).not.toBe(old.build);
+    expect(info.pid).not.toBe(old.pid);
+    expect(isAlive(old.pid)).toBe(false);
+    await c.close();
   });
 
   it.each([
