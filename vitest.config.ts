@@ -10,5 +10,7 @@ export default defineConfig({
     // Two cores: parallel files help a little; GNU-parity and bench-sized trees are I/O bound.
     maxWorkers: 2,
     reporters: ['default'],
+    // CLI runs in tests leave no persistent SSH connections behind; test/ssh/e2e/mux.test.ts turns them on.
+    env: { CLUSTRIX_PERSIST_MS: '0' },
   },
 });

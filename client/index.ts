@@ -9,6 +9,7 @@
  */
 import { Cluster } from './cluster.js';
 import { openLocal, type LocalOptions } from './local.js';
+import { openPersistent } from './mux/persistent.js';
 import { withSshDefaults } from './ssh/defaults.js';
 import { openRemote, type RemoteOptions } from './ssh/remote.js';
 
@@ -17,7 +18,16 @@ import { openRemote, type RemoteOptions } from './ssh/remote.js';
  * (host keys, auth callbacks, node runtime, install) only to SSH targets.
  * `nodePath` is the node binary on the target in both cases.
  */
-export type ConnectOptions = LocalOptions & RemoteOptions;
+export type ConnectOptions = LocalOptions &
+  RemoteOptions & {
+    /**
+     * SSH targets: keep the SSH connection in a background process for this
+     * many ms after the last use, and go through it when one runs (like
+     * OpenSSH's ControlPersist; see docs/SSH.md). The CLI uses 10 min
+     * ($CLUSTRIX_PERSIST_MS); default 0, off.
+     */
+    persistMs?: number;
+  };
 
 /**
  * Connect to a target: 'local' (the embedded default), an ~/.ssh/config
@@ -28,6 +38,10 @@ export async function connect(target = 'local', opts: ConnectOptions = {}): Prom
   if (target === 'local') {
     const { conn } = await openLocal(opts);
     return new Cluster('local', conn);
+  }
+  if (opts.persistMs) {
+    const p = await openPersistent(target, { ...withSshDefaults(opts), persistMs: opts.persistMs });
+    return new Cluster(target, p.conn, () => p.close());
   }
   const remote = await openRemote(target, withSshDefaults(opts));
   return new Cluster(target, remote.conn, () => remote.close());

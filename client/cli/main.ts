@@ -12,6 +12,7 @@ import { EXIT, UsageError } from './exit.js';
 import { registerFsCommands } from './fs-commands.js';
 import { registerFunctionCommands } from './functions-commands.js';
 import { registerJobsCommands } from './jobs-commands.js';
+import { registerMuxCommands } from './mux-commands.js';
 import { registerStorageCommands } from './storage-commands.js';
 import type { GlobalOptions } from './session.js';
 
@@ -42,6 +43,7 @@ registerAgentCommands(program, globals);
 registerDemoCommand(program, globals);
 registerInstallCommand(program, globals);
 registerDoctorCommand(program, globals);
+registerMuxCommands(program, globals);
 installTtyPrompts();
 
 try {

@@ -2,6 +2,7 @@
 import { connect } from '../index.js';
 import type { Cluster } from '../cluster.js';
 import { describeError, EXIT, exitCodeFor } from './exit.js';
+import { persistMsFromEnv } from './mux-commands.js';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -18,7 +19,7 @@ export async function withCluster(host: string, g: GlobalOptions, fn: (c: Cluste
   process.on('SIGINT', onSigint);
   let cluster: Cluster | null = null;
   try {
-    const opts: Parameters<typeof connect>[1] = { clientName: 'clustrix-cli', signal: ac.signal };
+    const opts: Parameters<typeof connect>[1] = { clientName: 'clustrix-cli', signal: ac.signal, persistMs: persistMsFromEnv() };
     if (g.root) opts.root = g.root;
     if (g.runDir) opts.runDir = g.runDir;
     cluster = await connect(host, opts);

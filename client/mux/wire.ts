@@ -1,0 +1,101 @@
+/**
+ * The mux's own tiny handshake, one JSON line each way, before the bytes of
+ * the agent connection flow through unchanged (the WebSocket, the hello with
+ * the agent's token, everything after it is end to end between the client
+ * and the agent):
+ *   client → mux   {"v":1,"refresh":false}      open a channel to the agent
+ *                  {"v":1,"refresh":true}       … after asking the cluster again which agent runs
+ *                  {"v":1,"stop":true}          shut the mux down
+ *   mux → client   {"ok":true,"agent":{…}}      then raw bytes to and from the agent
+ *                  {"ok":false,"error":"…"}     and the mux closes the socket
+ */
+import type { Duplex } from 'node:stream';
+
+export const MUX_WIRE_VERSION = 1;
+/** No line of this handshake is longer. */
+const MAX_LINE = 16 * 1024;
+
+export interface MuxRequest {
+  v: number;
+  refresh?: boolean;
+  stop?: boolean;
+}
+
+/** What a client needs to say hello to the agent behind the mux. */
+export interface MuxAgent {
+  token: string;
+  build: string;
+  pid: number;
+  socket: string;
+  runDir: string;
+  root: string;
+  tunnel: string;
+}
+
+export type MuxReply = { ok: true; agent?: MuxAgent; stopping?: boolean } | { ok: false; error: string };
+
+export function parseRequest(line: string): MuxRequest | null {
+  try {
+    const v = JSON.parse(line) as Record<string, unknown> | null;
+    if (typeof v !== 'object' || v === null || v.v !== MUX_WIRE_VERSION) return null;
+    if (v.refresh !== undefined && typeof v.refresh !== 'boolean') return null;
+    if (v.stop !== undefined && typeof v.stop !== 'boolean') return null;
+    return { v: MUX_WIRE_VERSION, refresh: v.refresh === true, stop: v.stop === true };
+  } catch {
+    return null;
+  }
+}
+
+export function parseReply(line: string): MuxReply | null {
+  try {
+    const v = JSON.parse(line) as Record<string, unknown> | null;
+    if (typeof v !== 'object' || v === null) return null;
+    if (v.ok === false) return { ok: false, error: typeof v.error === 'string' ? v.error : 'the mux failed' };
+    if (v.ok !== true) return null;
+    if (v.stopping === true) return { ok: true, stopping: true };
+    const a = v.agent as Record<string, unknown> | undefined;
+    if (!a || typeof a.token !== 'string' || typeof a.build !== 'string' || typeof a.socket !== 'string' || typeof a.pid !== 'number') return null;
+    return { ok: true, agent: a as unknown as MuxAgent };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Read one line from a socket without putting it in flowing mode, and give
+ * back whatever came after the newline, so the next reader (ws) sees the
+ * stream as if the line had never been there. null: closed, too long, or no
+ * line within `timeoutMs`.
+ */
+export function readLine(s: Duplex, timeoutMs: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const done = (line: string | null) => {
+      clearTimeout(timer);
+      s.off('readable', onReadable);
+      s.off('close', onClose);
+      s.off('error', onClose);
+      resolve(line);
+    };
+    const onClose = () => done(null);
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while ((chunk = s.read() as Buffer | null) !== null) {
+        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+        const nl = buf.indexOf(10);
+        if (nl >= 0) {
+          const rest = buf.subarray(nl + 1);
+          done(buf.subarray(0, nl).toString('utf8'));
+          if (rest.length) s.unshift(rest);
+          return;
+        }
+        if (buf.length > MAX_LINE) return done(null);
+      }
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    s.on('readable', onReadable);
+    s.once('close', onClose);
+    s.once('error', onClose);
+    onReadable();
+  });
+}
