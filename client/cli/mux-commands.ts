@@ -44,7 +44,10 @@ export function registerMuxCommands(program: Command, globals: () => GlobalOptio
   mux
     .command('stop [host]')
     .description("stop a host's persistent connection (all of them without a host); the agents keep running")
-    .addHelpText('after', '\nExit status: 0 stopped, 3 none was running for that host.\n\nExamples:\n  clustrix mux stop mycluster\n  clustrix mux stop\n  CLUSTRIX_PERSIST_MS=0 clustrix ls mycluster:   # one command without leaving one behind')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 stopped, 3 none was running for that host.\n\nExamples:\n  clustrix mux stop mycluster\n  clustrix mux stop\n  CLUSTRIX_PERSIST_MS=0 clustrix ls mycluster:   # one command without leaving one behind',
+    )
     .action(async (host?: string) => {
       const g = globals();
       const sockets = host ? [muxSocketPath(cacheKey(resolveHost(host), g.root, g.runDir))] : listMuxRecords().map((r) => r.socket);

@@ -27,7 +27,13 @@ afterEach(() => {
   rmSync(base, { recursive: true, force: true });
 });
 
-const runs = () => (existsSync(join(base, 'runs')) ? readFileSync(join(base, 'runs'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]) : []);
+const runs = () =>
+  existsSync(join(base, 'runs'))
+    ? readFileSync(join(base, 'runs'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as string[])
+    : [];
 
 describe('spawnMux', () => {
   it('starts `mux serve` with the target and options, once while it is starting', async () => {
