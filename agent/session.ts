@@ -11,6 +11,7 @@ import {
   decodeClientFrame,
   decodeHelloHeader,
   encodeFrame,
+  FEATURES,
   isErrnoCode,
   parseParams,
   PROTOCOL_VERSION,
@@ -107,6 +108,12 @@ export class Session {
   #state: 'hello' | 'open' | 'closed' = 'hello';
   #helloTimer: NodeJS.Timeout | null;
   #corked = false;
+  /**
+   * The request whose attachment is the next message (RequestFrame.b); frame
+   * null when that request was refused already and its attachment is only to
+   * be skipped.
+   */
+  #attachmentFor: { frame: RequestFrame | null; bytes: number } | null = null;
   readonly #sendChunk: ChunkSender = (f, chunk) => this.#streamSend(f, chunk);
 
   /**
@@ -183,26 +190,42 @@ export class Session {
     try {
       return decode();
     } catch (err) {
+      // A bad request frame that announced an attachment: the next message is still not a frame.
+      if (err instanceof ProtocolError && err.details?.attachment) this.#attachmentFor = { frame: null, bytes: 0 };
       this.#sendError(null, err instanceof ProtocolError ? err.toWire() : { code: 'PROTOCOL', message: String(err) });
       return undefined;
     }
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    if (this.#attachmentFor) {
+      const a = this.#attachmentFor;
+      this.#attachmentFor = null;
+      this.#onAttachment(a.frame, a.bytes, isBinary ? bytes : null);
+      return;
+    }
     if (!isBinary) {
       this.#sendError(null, { code: 'PROTOCOL', message: 'bad frame: text messages are not part of the protocol; send binary msgpack' });
       return;
     }
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     const frame = this.#decode(() => decodeClientFrame(bytes, this.#deps.limits.maxFrameBytes));
     if (!frame) return;
     if (this.#state === 'hello') {
+      if (frame.t === 'req' && frame.b !== undefined) this.#attachmentFor = { frame: null, bytes: frame.b };
       this.#onHello(frame);
       return;
     }
     switch (frame.t) {
       case 'req':
-        this.#onRequest(frame);
+        if (frame.b === undefined) this.#onRequest(frame);
+        else if (frame.b > this.#deps.limits.maxFrameBytes) {
+          this.#attachmentFor = { frame: null, bytes: frame.b };
+          this.#sendError(frame.id, {
+            code: 'TOO_LARGE',
+            message: `attachment of ${frame.b} bytes exceeds the limit of ${this.#deps.limits.maxFrameBytes} bytes`,
+          });
+        } else this.#attachmentFor = { frame, bytes: frame.b };
         return;
       case 'cancel':
         this.#onCancel(frame.id);
@@ -221,6 +244,29 @@ export class Session {
         this.#sendError(null, { code: 'PROTOCOL', message: 'bad frame: hello was already received' });
         return;
     }
+  }
+
+  /**
+   * The message after a request with `b`: its attachment (null when it was a
+   * text message), put into the params field the method names; then the
+   * request goes on like any other. `frame` null: skip it.
+   */
+  #onAttachment(frame: RequestFrame | null, announced: number, bytes: Uint8Array | null): void {
+    if (!frame) return;
+    const refuse = (code: WireError['code'], message: string) => this.#sendError(frame.id, { code, message });
+    if (bytes === null) return refuse('PROTOCOL', 'bad frame: an attachment must be a binary message');
+    if (bytes.byteLength !== announced) {
+      return refuse('PROTOCOL', `bad frame: attachment of ${bytes.byteLength} bytes, the request announced ${announced}`);
+    }
+    const reg = this.#deps.registry.get(frame.m);
+    // Unknown methods are answered by #onRequest as usual.
+    if (!reg) return this.#onRequest(frame);
+    const field = reg.kind === 'unary' ? reg.method.attachment : undefined;
+    if (field === undefined) return refuse('INVALID_PARAMS', `${frame.m}: takes no attachment`);
+    const p = frame.p ?? {};
+    if (typeof p !== 'object' || Array.isArray(p) || p instanceof Uint8Array) return refuse('INVALID_PARAMS', `${frame.m}: params: expected a map`);
+    if (field in p) return refuse('INVALID_PARAMS', `${frame.m}: params.${field}: given both in params and as the attachment`);
+    this.#onRequest({ t: 'req', id: frame.id, m: frame.m, p: { ...p, [field]: bytes } });
   }
 
   #onHello(frame: ClientFrame): void {
@@ -256,6 +302,7 @@ export class Session {
       pid: process.pid,
       host: this.#deps.host,
       limits: { ...this.#deps.limits },
+      features: [FEATURES.attachments],
     });
   }
 

@@ -191,11 +191,20 @@ export class FsApi {
     try {
       const sends: Promise<unknown>[] = [];
       const window = 8;
-      // Hashed chunk by chunk while the chunks travel, not all at once after the last (~70 ms per 100 MB here).
+      // Chunks that failed, also those not awaited yet (which must not be unhandled rejections meanwhile).
+      const failed: unknown[] = [];
       const hash = createHash('sha256');
       for (let off = 0; off < bytes.byteLength; off += chunk) {
+        if (failed.length > 0) throw failed[0];
         const data = bytes.subarray(off, off + chunk);
-        sends.push(this.#c.call(m.fsUploadChunk, { handle, offset: off, data }, call));
+        const sent = this.#c.call(m.fsUploadChunk, { handle, offset: off, data }, call);
+        sent.catch((err: unknown) => void failed.push(err));
+        sends.push(sent);
+        // Hashed while the chunks travel, not all at once after the last (~70 ms per 100 MB here), and
+        // each only once it has left: the connection writes what it sent at the end of the tick, so
+        // hashing first held each chunk back by its hashing (~0.7 ms per MiB). A few percent: 32 MiB
+        // through SSH, five interleaved runs, medians 210–243 vs 205–239 MiB/s.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         hash.update(data);
         if (sends.length >= window) await sends.shift();
       }

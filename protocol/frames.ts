@@ -5,6 +5,11 @@
  *
  *   client → agent: hello, req, cancel, ack
  *   agent → client: welcome, res, err, chunk, end, evt
+ *
+ * One exception to "one message, one frame": a `req` with `b` is followed by
+ * its attachment, the next message, `b` raw bytes that are not msgpack (see
+ * RequestFrame.b). Bulk data then crosses without being copied into and out
+ * of a msgpack frame.
  */
 import { isErrorCode, ProtocolError, type WireError } from './errors.js';
 import type { Limits } from './limits.js';
@@ -30,7 +35,15 @@ export interface WelcomeFrame {
   host: string;
   /** The limits this agent enforces. */
   limits: Limits;
+  /** Optional protocol features this agent understands (FEATURES); absent from older agents. */
+  features?: string[];
 }
+
+/** Protocol features an agent may announce in welcome.features. */
+export const FEATURES = Object.freeze({
+  /** `req` frames may carry an attachment (RequestFrame.b). */
+  attachments: 'attachments',
+});
 
 /** A call. `id` is chosen by the client, unique among its in-flight requests. */
 export interface RequestFrame {
@@ -40,6 +53,15 @@ export interface RequestFrame {
   m: string;
   /** Params, validated against the method's schema by the agent. */
   p: unknown;
+  /**
+   * Attachment: the next message on the connection is `b` raw bytes, which
+   * the agent puts into the params field the method names (Method.attachment)
+   * before validating them. The agent consumes that message as this request's
+   * attachment whatever becomes of the request, so a refused request never
+   * leaves bytes to be read as a frame. Only to agents that announce
+   * FEATURES.attachments.
+   */
+  b?: number;
 }
 
 /** Successful result of a unary method. */
@@ -96,6 +118,8 @@ export type Frame = ClientFrame | AgentFrame;
 export type FrameTag = Frame['t'];
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** Bound of `b` for the frame to be well formed; the agent then holds it to maxFrameBytes. */
+const MAX_ATTACHMENT_BYTES = 2 ** 32;
 
 function fail(message: string): never {
   throw new ProtocolError('PROTOCOL', `bad frame: ${message}`);
@@ -132,9 +156,19 @@ export function validateClientFrame(v: unknown): ClientFrame {
   if (!isRecord(v)) fail('a frame must be a map');
   switch (v.t) {
     case 'req': {
-      const id = checkId(v.id);
-      const m = checkString(v.m, 'm', 128);
-      return { t: 'req', id, m, p: v.p };
+      try {
+        const id = checkId(v.id);
+        const m = checkString(v.m, 'm', 128);
+        if (v.b === undefined) return { t: 'req', id, m, p: v.p };
+        if (typeof v.b !== 'number' || !Number.isInteger(v.b) || v.b < 0 || v.b > MAX_ATTACHMENT_BYTES) {
+          fail(`"b" must be an integer from 0 to ${MAX_ATTACHMENT_BYTES}`);
+        }
+        return { t: 'req', id, m, p: v.p, b: v.b };
+      } catch (err) {
+        // The attachment follows all the same: say so, so that it is skipped rather than read as a frame.
+        if (v.b !== undefined && err instanceof ProtocolError) throw new ProtocolError(err.code, err.message, { attachment: 'skipped' });
+        throw err;
+      }
     }
     case 'cancel':
       return { t: 'cancel', id: checkId(v.id) };
@@ -173,7 +207,7 @@ export function validateAgentFrame(v: unknown): AgentFrame {
       if (typeof v.v !== 'number') fail('"v" must be a number');
       if (typeof v.pid !== 'number') fail('"pid" must be a number');
       if (!isRecord(v.limits)) fail('"limits" must be a map');
-      return {
+      const frame: WelcomeFrame = {
         t: 'welcome',
         v: v.v,
         build: checkString(v.build, 'build'),
@@ -181,6 +215,13 @@ export function validateAgentFrame(v: unknown): AgentFrame {
         host: typeof v.host === 'string' ? v.host : '',
         limits: v.limits as unknown as Limits,
       };
+      if (v.features !== undefined) {
+        if (!Array.isArray(v.features) || v.features.length > 64 || !v.features.every((f) => typeof f === 'string')) {
+          fail('"features" must be a list of at most 64 strings');
+        }
+        frame.features = v.features;
+      }
+      return frame;
     }
     default:
       return fail(`unknown frame tag ${JSON.stringify(v.t)} from the agent`);

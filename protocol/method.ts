@@ -26,6 +26,8 @@ export interface UnaryMethod<S extends AnySchema = AnySchema, R = unknown> {
   readonly kind: 'unary';
   readonly name: string;
   readonly params: S;
+  /** The bytes params field that may travel as the request's attachment (RequestFrame.b). */
+  readonly attachment?: string;
   readonly __result?: R;
 }
 
@@ -47,8 +49,8 @@ export type ParamsOut<M extends Method> = v.InferOutput<M['params']>;
 export type ResultOf<M extends Method> = M extends UnaryMethod<AnySchema, infer R> ? R : M extends StreamMethod<AnySchema, unknown, infer R> ? R : never;
 export type ChunkOf<M extends Method> = M extends StreamMethod<AnySchema, infer C, unknown> ? C : never;
 
-export function unary<S extends AnySchema, R>(name: string, params: S, _result: Returns<R>): UnaryMethod<S, R> {
-  return { kind: 'unary', name, params };
+export function unary<S extends AnySchema, R>(name: string, params: S, _result: Returns<R>, opts: { attachment?: string } = {}): UnaryMethod<S, R> {
+  return opts.attachment === undefined ? { kind: 'unary', name, params } : { kind: 'unary', name, params, attachment: opts.attachment };
 }
 
 export function stream<S extends AnySchema, C, R>(name: string, params: S, _chunk: Returns<C>, _result: Returns<R>): StreamMethod<S, C, R> {

@@ -9,9 +9,13 @@
  *   parallel. The sha256 is computed on the fly while chunks arrive in order
  *   (the common case); the first out-of-order or repeated chunk turns that off
  *   and commit re-reads the file instead.
- * - commit waits for writes still running, checks size and sha256 when given
- *   (a mismatch deletes the temp file: no file appears), sets the mode,
- *   fsyncs and renames into place.
+ * - while chunks arrive, every EARLY_SYNC_BYTES written start an fdatasync in
+ *   the background (one at a time), so the disk writes the data behind the
+ *   transfer instead of all of it at commit (32 MiB: the commit's fsync went
+ *   from ~15 ms to ~2 ms here). Only a hint: commit still fsyncs everything.
+ * - commit waits for writes and the early flush still running, checks size
+ *   and sha256 when given (a mismatch deletes the temp file: no file appears),
+ *   sets the mode, fsyncs and renames into place.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -34,9 +38,20 @@ interface Upload {
   hashedTo: number;
   writes: Set<Promise<unknown>>;
   committing: boolean;
+  /** Bytes written since the last early flush started. */
+  unsynced: number;
+  /** The early flush running, if any. */
+  syncing: Promise<void> | null;
+  /**
+   * What an early flush failed with. Kept for commit: the kernel reports a
+   * writeback error once per open file, so the final fsync would not see it again.
+   */
+  syncError: unknown;
 }
 
 const REHASH_BYTES = 1024 * 1024;
+/** Start an early fdatasync after this many bytes written (see the top of this file). */
+export const EARLY_SYNC_BYTES = 8 * 1024 * 1024;
 
 export function registerUpload(registry: Registry, deps: FsDeps): void {
   const uploads = new Map<string, Upload>();
@@ -53,6 +68,7 @@ export function registerUpload(registry: Registry, deps: FsDeps): void {
     if (!u) return false;
     uploads.delete(handle);
     await Promise.allSettled(u.writes);
+    await u.syncing;
     await u.fh.close().catch(() => undefined);
     await unlink(u.tmp).catch(() => undefined);
     return true;
@@ -70,7 +86,19 @@ export function registerUpload(registry: Registry, deps: FsDeps): void {
     // wx+: created exclusively, and readable for the re-hash after out-of-order chunks.
     const fh = await attempt('open', tmp, () => open(tmp, 'wx+', mode === undefined ? 0o666 : 0o600));
     const handle = randomBytes(16).toString('hex');
-    uploads.set(handle, { target, tmp, fh, mode, hash: createHash('sha256'), hashedTo: 0, writes: new Set(), committing: false });
+    uploads.set(handle, {
+      target,
+      tmp,
+      fh,
+      mode,
+      hash: createHash('sha256'),
+      hashedTo: 0,
+      writes: new Set(),
+      committing: false,
+      unsynced: 0,
+      syncing: null,
+      syncError: undefined,
+    });
     ctx.onClose(() => void drop(handle));
     return { handle };
   });
@@ -92,6 +120,17 @@ export function registerUpload(registry: Registry, deps: FsDeps): void {
     } finally {
       u.writes.delete(w);
     }
+    u.unsynced += len;
+    if (u.unsynced >= EARLY_SYNC_BYTES && !u.syncing && !u.committing) {
+      u.unsynced = 0;
+      u.syncing = u.fh.datasync().then(
+        () => void (u.syncing = null),
+        (err: unknown) => {
+          u.syncError ??= err;
+          u.syncing = null;
+        },
+      );
+    }
     return { bytes: len };
   });
 
@@ -107,6 +146,8 @@ export function registerUpload(registry: Registry, deps: FsDeps): void {
       const results = await Promise.allSettled(u.writes);
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) return await fail(fsError(failed.reason, 'write', u.tmp));
+      await u.syncing;
+      if (u.syncError !== undefined) return await fail(fsError(u.syncError, 'fsync', u.tmp));
       const size = (await u.fh.stat()).size;
       if (p.size !== undefined && size !== p.size) {
         return await fail(

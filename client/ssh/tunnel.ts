@@ -12,6 +12,7 @@ import { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { ConnectionError } from '../errors.js';
 import { promptAcks } from './ack-nudge.js';
+import { coalesceWrites, mergeSmall } from './coalesce-writes.js';
 import { execChannel } from './remote-exec.js';
 import { bridgeScript, MARK, type AgentPlace } from './scripts.js';
 
@@ -24,18 +25,6 @@ export function openStreamLocal(ssh: Client, socket: string): Promise<ClientChan
   return new Promise((resolve, reject) =>
     ssh.openssh_forwardOutStreamLocal(socket, (err, ch) => (err ? reject(err) : resolve(coalesceWrites(promptAcks(ch))))),
   );
-}
-
-/**
- * ssh2 channels have no _writev, so a corked burst (a WebSocket frame header
- * and its payload, several pipelined requests) becomes one SSH packet per
- * piece: more packets, more sshd wake-ups, more latency. Merging a corked
- * burst into one write sends it as one packet (split only at the packet size).
- */
-export function coalesceWrites<T extends Duplex>(ch: T): T {
-  const w = ch as unknown as { _writev?: unknown; _write: (c: Buffer, e: BufferEncoding, cb: (err?: Error | null) => void) => void };
-  w._writev = (chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void) => w._write(Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
-  return ch;
 }
 
 /** A duplex over an exec channel that hides everything before the marker line (exported for tests). */
@@ -96,9 +85,12 @@ export class MarkedStream extends Duplex {
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
     this.#ch.write(chunk, cb);
   }
-  // One SSH packet per corked burst (see coalesceWrites).
+  // Few SSH packets per corked burst (see coalesce-writes.ts).
   override _writev(chunks: { chunk: Buffer }[], cb: (e?: Error | null) => void): void {
-    this.#ch.write(Buffer.concat(chunks.map((c) => c.chunk)), cb);
+    // The channel's own Writable queues them in order; the burst is done when its last piece is.
+    const pieces = mergeSmall(chunks.map((c) => c.chunk));
+    if (pieces.length === 0) return cb();
+    pieces.forEach((p, i) => this.#ch.write(p, i === pieces.length - 1 ? cb : undefined));
   }
   override _final(cb: (e?: Error | null) => void): void {
     this.#ch.end();

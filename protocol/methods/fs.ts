@@ -153,6 +153,7 @@ export const fsWrite = unary(
     append: v.optional(Bool, false),
   }),
   returns<{ bytes: number }>(),
+  { attachment: 'data' },
 );
 
 /** Start a large upload into a temp file beside `path`. */
@@ -162,7 +163,9 @@ export const fsUploadOpen = unary(
   returns<{ handle: string }>(),
 );
 /** Write one chunk at `offset` of an open upload. Chunks may be pipelined. */
-export const fsUploadChunk = unary('fs.upload.chunk', v.object({ handle: v.string(), offset: Count, data: Bytes }), returns<{ bytes: number }>());
+export const fsUploadChunk = unary('fs.upload.chunk', v.object({ handle: v.string(), offset: Count, data: Bytes }), returns<{ bytes: number }>(), {
+  attachment: 'data',
+});
 /** fsync and rename the temp file into place; optionally verify size and sha256 first. */
 export const fsUploadCommit = unary(
   'fs.upload.commit',

@@ -120,6 +120,33 @@ describe('frame codec', () => {
     expect(() => decodeClientFrame(encodeFrame(f as never), MAX)).toThrow(msg);
   });
 
+  it('keeps an attachment size on a request; a bad one, or a bad request with one, says the attachment is to be skipped', () => {
+    expect(decodeClientFrame(encodeFrame({ t: 'req', id: 1, m: 'x', p: {}, b: 5 }), MAX)).toEqual({ t: 'req', id: 1, m: 'x', p: {}, b: 5 });
+    for (const f of [
+      { t: 'req', id: 1, m: 'x', b: -1 },
+      { t: 'req', id: 1, m: 'x', b: 1.5 },
+      { t: 'req', id: 1, m: 'x', b: '5' },
+      { t: 'req', id: 0, m: 'x', b: 5 },
+    ]) {
+      let err: unknown;
+      try {
+        decodeClientFrame(encodeFrame(f as never), MAX);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as ProtocolError).details).toEqual({ attachment: 'skipped' });
+    }
+  });
+
+  it('keeps welcome features when they are a list of strings, refuses anything else', () => {
+    const welcome = { t: 'welcome', v: 2, build: 'b', pid: 1, host: 'h', limits: { ...DEFAULT_LIMITS } };
+    expect(decodeAgentFrame(encodeFrame({ ...welcome, features: ['attachments'] } as never), MAX)).toMatchObject({ features: ['attachments'] });
+    expect(decodeAgentFrame(encodeFrame(welcome as never), MAX)).not.toHaveProperty('features');
+    expect(() => decodeAgentFrame(encodeFrame({ ...welcome, features: 'attachments' } as never), MAX)).toThrow(/"features" must be/);
+    expect(() => decodeAgentFrame(encodeFrame({ ...welcome, features: [1] } as never), MAX)).toThrow(/"features" must be/);
+  });
+
   it('keeps __proto__ keys inert', () => {
     const f = decodeClientFrame(encodeFrame({ t: 'req', id: 1, m: 'x', p: JSON.parse('{"__proto__": {"polluted": 1}}') }), MAX) as { p: object };
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { EARLY_SYNC_BYTES } from '../../../agent/fs/upload.js';
 import { fsUploadAbort, fsUploadChunk, fsUploadCommit, fsUploadOpen } from '../../../protocol/index.js';
 import { createDirect } from '../../support/direct.js';
 import { removeTree, tempDir } from '../../support/trees.js';
@@ -26,6 +28,14 @@ beforeEach(() => {
   direct = createDirect({ home });
 });
 afterAll(() => removeTree(home));
+afterEach(() => vi.restoreAllMocks());
+
+/** FileHandle's prototype (the class is not exported), to watch the agent's datasync and sync calls. */
+async function fileHandleProto(): Promise<FileHandle> {
+  const fh = await open(join(home, '.proto-probe'), 'w');
+  await fh.close();
+  return Object.getPrototypeOf(fh) as FileHandle;
+}
 
 describe('fs.upload.*', () => {
   it('in-order chunks, verified size and sha256, then renamed into place', async () => {
@@ -108,5 +118,36 @@ describe('fs.upload.*', () => {
     await rejectsWith(direct.call(fsUploadChunk, { handle: 'x', offset: -1, data: new Uint8Array(1) }), 'INVALID_PARAMS');
     await rejectsWith(direct.call(fsUploadChunk, { handle: 'x', offset: 0, data: 'text' as never }), 'INVALID_PARAMS');
     await rejectsWith(direct.call(fsUploadCommit, { handle: 'x', sha256: 'ABC' }), 'INVALID_PARAMS');
+  });
+
+  describe('early flush', () => {
+    const big = Buffer.alloc(EARLY_SYNC_BYTES * 2 + 1000, 7);
+    const send = async (handle: string) => {
+      const step = 1 << 20;
+      for (let o = 0; o < big.length; o += step) await direct.call(fsUploadChunk, { handle, offset: o, data: big.subarray(o, o + step) });
+    };
+
+    it('flushes the data while chunks arrive, and still fsyncs at commit', async () => {
+      const proto = await fileHandleProto();
+      const datasync = vi.spyOn(proto, 'datasync');
+      const sync = vi.spyOn(proto, 'sync');
+      const { handle } = await direct.call(fsUploadOpen, { path: 'flushed.bin' });
+      await send(handle);
+      expect(datasync).toHaveBeenCalled(); // before commit
+      expect(sync).not.toHaveBeenCalled();
+      await direct.call(fsUploadCommit, { handle, size: big.length, sha256: sha(big) });
+      expect(sync).toHaveBeenCalledTimes(1);
+      expect(readFileSync(join(home, 'flushed.bin')).equals(big)).toBe(true); // (toEqual on 16 MiB exhausts the heap)
+    });
+
+    it('a failed early flush fails the commit: no file appears, the temp file is gone', async () => {
+      const proto = await fileHandleProto();
+      vi.spyOn(proto, 'datasync').mockRejectedValue(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO', errno: -5, syscall: 'fdatasync' }));
+      const { handle } = await direct.call(fsUploadOpen, { path: 'eio.bin' });
+      await send(handle);
+      await rejectsWith(direct.call(fsUploadCommit, { handle, size: big.length, sha256: sha(big) }), 'EIO');
+      expect(existsSync(join(home, 'eio.bin'))).toBe(false);
+      expect(temps()).toEqual([]);
+    });
   });
 });
