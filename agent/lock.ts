@@ -1,10 +1,14 @@
 /**
  * Single agent per (user, host): an exclusive lock file in the node-local run
- * dir, created with O_EXCL and holding our pid. A lock whose pid is dead (or
- * is now some other program) is stale and is broken, so a crashed agent never
- * blocks the next start.
+ * dir holding our pid. It is written whole under a private name and then
+ * link()ed into place, which fails if a lock exists: a reader never sees it
+ * half-written. A lock whose pid is dead (or is now some other program) is
+ * stale and is broken, so a crashed agent never blocks the next start; an
+ * unreadable one is stale only once it is old (an older build's starter
+ * creates the file first and writes it after, so a young empty lock is a
+ * start in progress, not garbage).
  */
-import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { parseLock, type LockInfo } from '../protocol/index.js';
 import { isAgentProcess } from './proc.js';
 
@@ -20,27 +24,44 @@ export function readLock(path: string): LockInfo | null {
   }
 }
 
+/** An unreadable lock younger than this is being written by a starter: held, not stale. */
+export const TORN_LOCK_GRACE_MS = 5_000;
+
 /** Try to take the lock; break it if stale. Never blocks. */
 export function acquireLock(path: string, info: LockInfo): LockResult {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
+  const mine = `${path}.new.${process.pid}`;
+  writeFileSync(mine, JSON.stringify(info), { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        writeSync(fd, JSON.stringify(info));
-      } finally {
-        closeSync(fd);
+        linkSync(mine, path);
+        return { acquired: true };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      return { acquired: true };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = readLock(path);
+      if (holder && isAgentProcess(holder.pid)) return { acquired: false, holder };
+      if (!holder && young(path)) return { acquired: false, holder: { pid: 0, startedAt: 0, build: '' } };
+      breakStaleLock(path, holder);
     }
-    const holder = readLock(path);
-    if (holder && isAgentProcess(holder.pid)) return { acquired: false, holder };
-    breakStaleLock(path, holder);
+  } finally {
+    try {
+      unlinkSync(mine);
+    } catch {
+      /* gone */
+    }
   }
   const holder = readLock(path);
   if (holder) return { acquired: false, holder };
   throw new Error(`could not take the agent lock ${path}: it keeps changing; is another agent starting?`);
+}
+
+function young(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < TORN_LOCK_GRACE_MS;
+  } catch {
+    return false; // gone meanwhile: try again
+  }
 }
 
 /**

@@ -51,7 +51,8 @@ export async function serve(opts: AgentOptions, readyFd: number | null): Promise
   }
   const lock = acquireLock(paths.lock, { pid: process.pid, startedAt: Date.now(), build });
   if (!lock.acquired) {
-    report(readyFd, { ok: false, locked: lock.holder.pid, error: `another agent (pid ${lock.holder.pid}) holds ${paths.lock}` });
+    const who = lock.holder.pid ? `another agent (pid ${lock.holder.pid}) holds` : `another agent is starting and holds`;
+    report(readyFd, { ok: false, locked: lock.holder.pid, error: `${who} ${paths.lock}` });
     return false;
   }
 
