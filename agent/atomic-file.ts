@@ -3,7 +3,7 @@
  * one: write a temp file beside it, then rename (atomic on every filesystem
  * a clustrix root may be on, NFS and GPFS included; no flock needed).
  */
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 
 let tmpSeq = 0;
 
@@ -24,4 +24,37 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value));
+}
+
+/**
+ * Create `path` with `data` only if it does not exist, whole: written under a
+ * private name, then link()ed into place (EEXIST if taken; atomic on NFS and
+ * GPFS too). O_EXCL then write would let a reader in between see an empty
+ * file and take it for a dead holder's leftovers. False if `path` exists.
+ */
+export function createExclusive(path: string, data: string, mode = 0o600): boolean {
+  const tmp = `${path}.new.${process.pid}.${++tmpSeq}`;
+  writeFileSync(tmp, data, { mode });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** True if `path` was modified less than `ms` ago (false when it is gone). */
+export function youngerThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < ms;
+  } catch {
+    return false;
+  }
 }

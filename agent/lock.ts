@@ -8,8 +8,9 @@
  * creates the file first and writes it after, so a young empty lock is a
  * start in progress, not garbage).
  */
-import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { parseLock, type LockInfo } from '../protocol/index.js';
+import { createExclusive, youngerThan } from './atomic-file.js';
 import { isAgentProcess } from './proc.js';
 
 export type { LockInfo };
@@ -29,39 +30,16 @@ export const TORN_LOCK_GRACE_MS = 5_000;
 
 /** Try to take the lock; break it if stale. Never blocks. */
 export function acquireLock(path: string, info: LockInfo): LockResult {
-  const mine = `${path}.new.${process.pid}`;
-  writeFileSync(mine, JSON.stringify(info), { mode: 0o600 });
-  try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        linkSync(mine, path);
-        return { acquired: true };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const holder = readLock(path);
-      if (holder && isAgentProcess(holder.pid)) return { acquired: false, holder };
-      if (!holder && young(path)) return { acquired: false, holder: { pid: 0, startedAt: 0, build: '' } };
-      breakStaleLock(path, holder);
-    }
-  } finally {
-    try {
-      unlinkSync(mine);
-    } catch {
-      /* gone */
-    }
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (createExclusive(path, JSON.stringify(info))) return { acquired: true };
+    const holder = readLock(path);
+    if (holder && isAgentProcess(holder.pid)) return { acquired: false, holder };
+    if (!holder && youngerThan(path, TORN_LOCK_GRACE_MS)) return { acquired: false, holder: { pid: 0, startedAt: 0, build: '' } };
+    breakStaleLock(path, holder);
   }
   const holder = readLock(path);
   if (holder) return { acquired: false, holder };
   throw new Error(`could not take the agent lock ${path}: it keeps changing; is another agent starting?`);
-}
-
-function young(path: string): boolean {
-  try {
-    return Date.now() - statSync(path).mtimeMs < TORN_LOCK_GRACE_MS;
-  } catch {
-    return false; // gone meanwhile: try again
-  }
 }
 
 /**

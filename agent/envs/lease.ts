@@ -1,5 +1,6 @@
 /**
- * A build lease on the shared filesystem: a file created with O_EXCL holding
+ * A build lease on the shared filesystem: a file created whole (link() of a
+ * fully written private file, atomic-file.ts) holding
  * `{ host, pid, token, expiresAt }`. The holder renews it (temp + rename)
  * while it builds; anyone may steal it once `expiresAt` has passed, by
  * renaming it aside (atomic: one stealer wins) and creating a new one. No
@@ -10,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createExclusive, youngerThan } from '../atomic-file.js';
 
 export interface LeaseRecord {
   host: string;
@@ -38,14 +40,11 @@ export function readLease(path: string): LeaseRecord | null {
   }
 }
 
+/** An unreadable lease younger than this is being written (by an older build, which wrote after creating): held. */
+const TORN_LEASE_GRACE_MS = 5_000;
+
 function create(path: string, rec: LeaseRecord): boolean {
-  try {
-    writeFileSync(path, JSON.stringify(rec), { flag: 'wx', mode: 0o600 });
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  }
+  return createExclusive(path, JSON.stringify(rec));
 }
 
 /**
@@ -56,8 +55,9 @@ export function tryAcquireLease(path: string, who: { host: string; pid: number }
   const rec: LeaseRecord = { host: who.host, pid: who.pid, token: randomBytes(12).toString('hex'), expiresAt: now() + ms };
   if (create(path, rec)) return makeLease(path, rec, ms, now);
   const holder = readLease(path);
-  // An unreadable lease (torn write by a crashed holder) is treated as expired: we always write via rename or O_EXCL, so it is old.
   if (holder && holder.expiresAt > now()) return { heldBy: holder };
+  // Unreadable: an older build's holder between creating and writing it (held), or a crashed one's leftover (expired once old).
+  if (!holder && youngerThan(path, TORN_LEASE_GRACE_MS)) return { heldBy: null };
   const aside = `${path}.stale-${rec.token}`;
   try {
     renameSync(path, aside);

@@ -1,6 +1,6 @@
 /** Pure parts of environments: canonical JSON, quoting, activate script, build argv, leases. */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -129,9 +129,20 @@ describe('build lease', () => {
     expect(readLease(p)).toMatchObject({ host: 'login2' });
   });
 
-  it('treats an unreadable (torn) lease as expired', () => {
+  it('treats an unreadable (torn) lease as held while young (being written), as expired once old', () => {
     const p = join(tmp(), 'h.lease');
     writeFileSync(p, '{"host":"log');
+    expect(tryAcquireLease(p, me)).toEqual({ heldBy: null });
+    const old = (Date.now() - 60_000) / 1000;
+    utimesSync(p, old, old);
     expect('renew' in tryAcquireLease(p, me)).toBe(true);
+    expect(readLease(p)).toMatchObject({ host: 'login1', pid: 100 });
+  });
+
+  it('is created whole: no other file is left beside it', () => {
+    const dir = tmp();
+    const a = tryAcquireLease(join(dir, 'h.lease'), me);
+    expect('renew' in a).toBe(true);
+    expect(readdirSync(dir)).toEqual(['h.lease']);
   });
 });
