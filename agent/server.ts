@@ -109,6 +109,9 @@ export class AgentServer {
     ]);
     clearTimeout(timer);
     for (const s of this.sessions) s.close();
+    // Connections that never sent their upgrade (a client's mux keeps one open ahead of need) would
+    // hold close() until the HTTP server's header timeout (a minute). Node >= 18.2.
+    this.#http.closeAllConnections?.();
     await new Promise<void>((resolve) => this.#http.close(() => resolve()));
     this.#wss.close();
     try {

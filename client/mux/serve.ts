@@ -30,7 +30,7 @@ export async function serveMux(o: MuxServeOptions): Promise<string> {
   };
   let up;
   try {
-    up = await sshUpstream(o.target, withSshDefaults({ root: o.root, runDir: o.runDir, clientName: 'clustrix-mux' }));
+    up = await sshUpstream(o.target, withSshDefaults({ root: o.root, runDir: o.runDir, clientName: 'clustrix-mux' }), log);
   } catch (err) {
     log(`cannot connect: ${(err as Error).message}`);
     markFailed(socket, (err as Error).message);

@@ -6,15 +6,34 @@
  * client. When a channel cannot be opened (the agent idled out or was
  * killed) or the client's token was refused (the agent was restarted), the
  * agent is looked up again over the same session, which restarts it.
+ *
+ * One stream-local channel is kept open ahead of need, so a command does not
+ * wait a round trip for its channel: taken by the next client while younger
+ * than SPARE_MAX_MS (the agent's HTTP server drops a connection that sends
+ * no request for a minute), then replaced. It is not a session for the
+ * agent (no upgrade yet), so it does not keep the agent from idling out;
+ * when the agent exits it closes and is dropped.
  */
 import { agentBundle } from '../agent-bundle.js';
 import { agentPlace, startRemoteAgent, type RemoteAgentInfo } from '../ssh/agent-start.js';
 import { openSsh } from '../ssh/connect.js';
 import type { RemoteOptions } from '../ssh/remote.js';
-import { openTunnel, type TunnelState } from '../ssh/tunnel.js';
+import { openTunnel, type Tunnel, type TunnelState } from '../ssh/tunnel.js';
 import type { MuxTunnel, MuxUpstream } from './server.js';
 
-export async function sshUpstream(target: string, opts: RemoteOptions): Promise<MuxUpstream> {
+/** A spare channel older than this is closed instead of used. */
+const SPARE_MAX_MS = 30_000;
+
+interface Spare {
+  tunnel: Tunnel;
+  /** The agent it leads to (a restarted agent means a new socket and token). */
+  info: RemoteAgentInfo;
+  at: number;
+  /** Drops it from `spare` when the agent closes it. */
+  gone: () => void;
+}
+
+export async function sshUpstream(target: string, opts: RemoteOptions, log?: (line: string) => void): Promise<MuxUpstream> {
   const ssh = await openSsh(target, opts);
   const build = agentBundle().build;
   const start = (): Promise<RemoteAgentInfo> => startRemoteAgent(ssh.client, { ...opts, install: 'never', allowWarm: true });
@@ -26,28 +45,89 @@ export async function sshUpstream(target: string, opts: RemoteOptions): Promise<
     throw err;
   }
   const state: TunnelState = {};
-  const tunnel = async (): Promise<MuxTunnel> => {
-    const place = { ...agentPlace(opts, build), root: info.root, runDir: info.runDir, socket: info.socket };
+  let closed = false;
+  let spare: Spare | null = null;
+  let filling = false;
+
+  const openChannel = async (to: RemoteAgentInfo): Promise<Tunnel> => {
+    const place = { ...agentPlace(opts, build), root: to.root, runDir: to.runDir, socket: to.socket };
     const t = await openTunnel(ssh.client, place, state);
     if (t.streamLocalError) state.streamLocalRefused = true;
-    const { token, pid, socket, runDir, root } = info;
-    return { stream: t.stream, agent: { token, build: info.build, pid, socket, runDir, root, tunnel: t.kind } };
+    return t;
   };
+  const asMux = (t: Tunnel, to: RemoteAgentInfo): MuxTunnel => {
+    const { token, pid, socket, runDir, root } = to;
+    return { stream: t.stream, agent: { token, build: to.build, pid, socket, runDir, root, tunnel: t.kind } };
+  };
+  const drop = (s: Spare | null) => s?.tunnel.stream.destroy();
+  const takeSpare = (): Spare | null => {
+    const s = spare;
+    spare = null;
+    if (s && !s.tunnel.stream.destroyed && s.info === info && Date.now() - s.at < SPARE_MAX_MS) return s;
+    drop(s);
+    return null;
+  };
+  // Stream-local only: an exec bridge would keep a node process waiting on the login node.
+  const refill = () => {
+    if (filling || closed || spare || state.streamLocalRefused) return;
+    filling = true;
+    const to = info;
+    openChannel(to)
+      .then((t) => {
+        if (closed || t.kind !== 'stream-local' || to !== info) return void t.stream.destroy();
+        const s: Spare = {
+          tunnel: t,
+          info: to,
+          at: Date.now(),
+          gone: () => {
+            if (spare === s) spare = null;
+          },
+        };
+        t.stream.once('close', s.gone);
+        t.stream.on('error', s.gone);
+        spare = s;
+      })
+      .catch(() => {
+        /* the next client opens its own, and says why if that fails too */
+      })
+      .finally(() => (filling = false));
+  };
+  const fresh = async (): Promise<MuxTunnel> => {
+    const t = asMux(await openChannel(info), info);
+    refill();
+    return t;
+  };
+  refill(); // ready for the first command through the mux
+
   return {
     async open(refresh) {
-      if (refresh) info = await start();
-      try {
-        return await tunnel();
-      } catch (err) {
-        if (refresh) throw err;
+      if (refresh) {
+        drop(takeSpare());
         info = await start();
-        return tunnel();
+        return fresh();
+      }
+      const s = takeSpare();
+      if (s) {
+        s.tunnel.stream.off('close', s.gone);
+        s.tunnel.stream.off('error', s.gone);
+        log?.('channel: spare');
+        refill();
+        return asMux(s.tunnel, s.info);
+      }
+      log?.('channel: opened');
+      try {
+        return await fresh();
+      } catch {
+        info = await start();
+        return fresh();
       }
     },
     onLost(fn) {
       ssh.onClose((err) => fn(err?.message ?? 'closed'));
     },
     close() {
+      closed = true;
+      drop(takeSpare());
       ssh.close();
     },
   };

@@ -1,12 +1,12 @@
 /** The real agent process, started the way clients start it: lifecycle, single instance, safety checks. */
 import { spawn, execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../client/connection.js';
-import { installLocalAgent, runLocalAgent, startLocalAgent } from '../../client/local.js';
+import { connectUnix, installLocalAgent, runLocalAgent, startLocalAgent } from '../../client/local.js';
 import { parseStartOutput } from '../../client/start-line.js';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { BUNDLE, isAlive, localEnv, type LocalEnv } from '../support/local-agent.js';
@@ -51,6 +51,7 @@ describe('local agent lifecycle', () => {
       expect(runs()).toEqual(['serve']);
       await b.close();
     } finally {
+      await runLocalAgent(env.opts, 'stop'); // while the wrapper it names still exists
       rmSync(base, { recursive: true, force: true });
     }
   });
@@ -138,6 +139,20 @@ describe('local agent lifecycle', () => {
     await c.close();
     await expect.poll(() => isAlive(pid), { timeout: 10_000, interval: 50 }).toBe(false);
     expect(() => statSync(join(env.runDir, 'agent.sock'))).toThrow();
+    expect(env.lockPid()).toBeNull();
+  });
+
+  it('stops at once, cleaning up, with a connection open that never upgraded', async () => {
+    env = localEnv();
+    const info = await startLocalAgent(env.opts);
+    const raw = await connectUnix(info.socket); // a mux's spare channel looks like this to the agent
+    const closed = new Promise((r) => raw.once('close', r));
+    raw.on('error', () => {});
+    const stop = await runLocalAgent(env.opts, 'stop');
+    expect(JSON.parse(stop.stdout)).toMatchObject({ stopped: true, pid: info.pid });
+    await closed;
+    // A clean exit removes the token and the lock (a SIGKILL after the stop timeout would not).
+    expect(existsSync(join(env.runDir, 'agent.token'))).toBe(false);
     expect(env.lockPid()).toBeNull();
   });
 

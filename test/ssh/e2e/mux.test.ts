@@ -5,7 +5,7 @@
  * `clustrix mux stop` and by itself when idle, and nothing is left running.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -70,6 +70,10 @@ describeSsh('ssh e2e: persistent connections (mux)', () => {
     const viaMux = cli(['stat', `${host}:${file}`], { CLUSTRIX_SSH_CONFIG: noAuth });
     expect(viaMux.stderr).toBe('');
     expect(viaMux.stdout).toMatch(/regular file/);
+    // The channel for a command is opened ahead of it (the mux keeps a spare), so it waits no round trip for it.
+    expect(cli(['stat', `${host}:${file}`], { CLUSTRIX_SSH_CONFIG: noAuth })).toMatchObject({ code: 0 });
+    const muxLog = readdirSync(join(local, 'run', 'mux')).find((f) => f.endsWith('.log'))!;
+    expect(readFileSync(join(local, 'run', 'mux', muxLog), 'utf8')).toMatch(/channel: spare/);
     expect(cli(['agent', 'stop', host])).toMatchObject({ code: 0 });
     expect(cli(['ls', '-a', `${host}:${bed.homes[bed.users.main]}`], { CLUSTRIX_SSH_CONFIG: noAuth })).toMatchObject({
       code: 0,
