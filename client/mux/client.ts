@@ -45,6 +45,13 @@ export async function openViaMux(
       sock.destroy();
       return null;
     }
+    if (reply.agent.build !== build) {
+      // A mux left by another clustrix version: it would keep putting its own agent build back
+      // (replacing ours on every command). Stop it; the caller connects directly and leaves a new one.
+      sock.destroy();
+      await stopMux(socketPath);
+      return null;
+    }
     let conn: Connection;
     try {
       conn = await Connection.open(sock, { token: reply.agent.token, clientName: opts.clientName, timeoutMs: opts.timeoutMs, signal: opts.signal });

@@ -122,6 +122,20 @@ describe('mux', () => {
     await expect(mux.done).resolves.toMatch(/idle for 300 ms/);
   });
 
+  it('is stopped by a client of another version (it would put its own agent build back)', async () => {
+    const up = localUpstream();
+    const other: MuxUpstream = {
+      ...up,
+      open: async (refresh) => {
+        const t = await up.open(refresh);
+        return { ...t, agent: { ...t.agent, build: 'another-build' } };
+      },
+    };
+    const mux = await startMux(other);
+    expect(await openViaMux(muxSocketPath('test'), {})).toBeNull();
+    await expect(mux.done).resolves.toBe('stop requested');
+  });
+
   it('answers a bad request with an error line and closes', async () => {
     await startMux(localUpstream());
     for (const bad of ['not json', JSON.stringify({ v: 99 }), JSON.stringify({ v: MUX_WIRE_VERSION, refresh: 'yes' })]) {
