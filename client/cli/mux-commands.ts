@@ -61,12 +61,13 @@ export function registerMuxCommands(program: Command, globals: () => GlobalOptio
     .command('serve <host>', { hidden: true })
     .description('run the persistent connection of <host> (started by other commands)')
     .option('--idle-ms <n>', 'exit after this long with no client', String(DEFAULT_PERSIST_MS))
-    .action(async (host: string, o: { idleMs: string }) => {
+    .option('--socket <path>', 'listen here (in the mux dir) instead of the path derived from <host>')
+    .action(async (host: string, o: { idleMs: string; socket?: string }) => {
       const g = globals();
       const idleMs = Number(o.idleMs);
       if (!Number.isFinite(idleMs) || idleMs <= 0) throw new UsageError(`--idle-ms must be a positive number of milliseconds, got ${o.idleMs}`);
       try {
-        await serveMux({ target: host, idleMs, root: g.root, runDir: g.runDir });
+        await serveMux({ target: host, idleMs, root: g.root, runDir: g.runDir, socket: o.socket });
       } catch (err) {
         process.stderr.write(`clustrix mux: ${(err as Error).message}\n`);
         process.exitCode = EXIT.FAILED;

@@ -39,7 +39,7 @@ export async function openPersistent(target: string, opts: RemoteOptions & { per
   const direct = async (): Promise<Connection> => {
     const w = watchPrompts(opts);
     const remote = (held.remote = await openRemote(target, w.opts));
-    if (!w.prompted()) spawnMux({ target, socketPath, idleMs: opts.persistMs, root: opts.root, runDir: opts.runDir });
+    if (!w.prompted()) spawnMux({ target, socketPath, idleMs: opts.persistMs, root: opts.root, runDir: opts.runDir, configFiles: opts.configFiles });
     return remote.conn;
   };
   const viaMux = async () => (await openViaMux(socketPath, opts))?.conn ?? null;

@@ -1,5 +1,6 @@
 /** `clustrix mux serve <target>`: the mux process itself (spawned detached by spawn.ts). */
 import { appendFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { cacheKey } from '../ssh/agent-cache.js';
 import { withSshDefaults } from '../ssh/defaults.js';
 import { resolveHost } from '../ssh/resolve.js';
@@ -14,12 +15,15 @@ export interface MuxServeOptions {
   idleMs: number;
   root?: string;
   runDir?: string;
+  /** Where to listen (what the spawning command computed); default: from the target, root and run dir. Must be in the mux dir. */
+  socket?: string;
 }
 
 /** Run until idle, SSH lost or stopped; resolves with why. Throws (after marking the failure) when it cannot start. */
 export async function serveMux(o: MuxServeOptions): Promise<string> {
-  const socket = muxSocketPath(cacheKey(resolveHost(o.target), o.root, o.runDir));
-  ensureMuxDir();
+  const dir = ensureMuxDir();
+  const socket = o.socket ?? muxSocketPath(cacheKey(resolveHost(o.target), o.root, o.runDir));
+  if (dirname(socket) !== dir || !socket.endsWith('.sock')) throw new Error(`--socket must be a .sock file in ${dir}, got ${socket}`);
   const logFile = socket.replace(/\.sock$/, '.log');
   const log = (line: string) => {
     try {

@@ -47,6 +47,8 @@ export interface SpawnMuxOptions {
   idleMs: number;
   root?: string;
   runDir?: string;
+  /** The ssh_config files the caller resolved the target with (the mux gets them as $CLUSTRIX_SSH_CONFIG). */
+  configFiles?: string[];
 }
 
 /** Start a mux in the background unless one is starting or failed lately. Never throws: a mux is an optimisation. */
@@ -64,10 +66,12 @@ export function spawnMux(o: SpawnMuxOptions): boolean {
     writeFileSync(marker, `starting ${process.pid}\n`);
     const cli = cliPath();
     if (!cli) return false;
-    const args = [cli, 'mux', 'serve', o.target, '--idle-ms', String(o.idleMs)];
+    // The socket path travels as is: the mux must listen exactly where this caller will look.
+    const args = [cli, 'mux', 'serve', o.target, '--idle-ms', String(o.idleMs), '--socket', o.socketPath];
     if (o.root) args.push('--root', o.root);
     if (o.runDir) args.push('--run-dir', o.runDir);
-    spawn(process.execPath, args, { detached: true, stdio: 'ignore' }).unref();
+    const env = o.configFiles ? { ...process.env, CLUSTRIX_SSH_CONFIG: o.configFiles.join(':') || '/dev/null' } : process.env;
+    spawn(process.execPath, args, { detached: true, stdio: 'ignore', env }).unref();
     return true;
   } catch {
     return false;

@@ -15,7 +15,7 @@ beforeEach(() => {
   process.env.CLUSTRIX_CLI = join(base, 'fake-cli.mjs');
   writeFileSync(
     process.env.CLUSTRIX_CLI,
-    `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(join(base, 'runs'))}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`,
+    `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(join(base, 'runs'))}, JSON.stringify([...process.argv.slice(2), 'cfg=' + (process.env.CLUSTRIX_SSH_CONFIG ?? '')]) + '\\n');\n`,
   );
 });
 
@@ -38,10 +38,23 @@ const runs = () =>
 describe('spawnMux', () => {
   it('starts `mux serve` with the target and options, once while it is starting', async () => {
     const socketPath = muxSocketPath('k1');
-    expect(spawnMux({ target: 'me@cluster', socketPath, idleMs: 5000, root: '~/r', runDir: '/tmp/x' })).toBe(true);
+    expect(spawnMux({ target: 'me@cluster', socketPath, idleMs: 5000, root: '~/r', runDir: '/tmp/x', configFiles: ['/etc/a', '/etc/b'] })).toBe(true);
     expect(spawnMux({ target: 'me@cluster', socketPath, idleMs: 5000 })).toBe(false);
     await expect.poll(runs, { timeout: 10_000, interval: 50 }).toHaveLength(1);
-    expect(runs()[0]).toEqual(['mux', 'serve', 'me@cluster', '--idle-ms', '5000', '--root', '~/r', '--run-dir', '/tmp/x']);
+    expect(runs()[0]).toEqual([
+      'mux',
+      'serve',
+      'me@cluster',
+      '--idle-ms',
+      '5000',
+      '--socket',
+      socketPath,
+      '--root',
+      '~/r',
+      '--run-dir',
+      '/tmp/x',
+      'cfg=/etc/a:/etc/b',
+    ]);
     // Listening: the marker goes, and the next command may start one again (when this one has gone).
     markStarted(socketPath);
     expect(existsSync(markerPath(socketPath))).toBe(false);
