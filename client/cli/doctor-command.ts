@@ -2,7 +2,7 @@
  * `clustrix doctor <host>`: walk the path of one request step by step and
  * say, for each, what was checked, what was found, and what to do when it
  * fails: config, DNS, TCP, host key, auth, node runtime, agent version,
- * forwarding, socket, round-trip time. Stops at the first failing step
+ * forwarding, socket, round-trip time, and the persistent connection. Stops at the first failing step
  * (later ones cannot be checked without it).
  */
 import { lookup } from 'node:dns/promises';
@@ -11,6 +11,9 @@ import { agentPing } from '../../protocol/index.js';
 import { agentBundle } from '../agent-bundle.js';
 import { Connection } from '../connection.js';
 import { ConnectionError } from '../errors.js';
+import { describeMux } from '../mux/status.js';
+import { muxSocketPath } from '../mux/paths.js';
+import { cacheKey } from '../ssh/agent-cache.js';
 import { remoteAgentStatus } from '../ssh/agent-control.js';
 import { agentPlace, startRemoteAgent } from '../ssh/agent-start.js';
 import { openSsh, tcpConnect, type SshSession } from '../ssh/connect.js';
@@ -20,6 +23,7 @@ import { describeHost, resolveHost } from '../ssh/resolve.js';
 import { openExecBridge, openStreamLocal } from '../ssh/tunnel.js';
 import { describeError, EXIT, UsageError } from './exit.js';
 import { addInstallOptions, installOptions, type InstallFlags } from './install-command.js';
+import { persistMsFromEnv } from './mux-commands.js';
 import { out, type GlobalOptions } from './session.js';
 import { parseHost } from './target.js';
 
@@ -179,6 +183,7 @@ export function registerDoctorCommand(program: Command, globals: () => GlobalOpt
           ok: true,
           detail: `p50 ${pct(rtts, 50).toFixed(2)} ms, p99 ${pct(rtts, 99).toFixed(2)} ms over ${rtts.length} pings; SSH handshake took ${ssh.handshakeMs.toFixed(0)} ms`,
         });
+        await say({ step: 'persistent connection', ok: true, ...describeMux(muxSocketPath(cacheKey(ssh.host, g.root, g.runDir)), persistMsFromEnv()) });
       } catch (err) {
         usage = err instanceof UsageError;
         await say({ step: 'error', ok: false, detail: describeError(err) });

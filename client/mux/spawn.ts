@@ -94,3 +94,15 @@ export function markFailed(socketPath: string, why: string): void {
     /* nothing to do */
   }
 }
+
+/** What the marker says for doctor: a start in progress, or the reason the last mux could not connect. */
+export function markerState(socketPath: string): { starting: boolean } | { failed: string; atMs: number } | null {
+  try {
+    const marker = markerPath(socketPath);
+    const text = readFileSync(marker, 'utf8');
+    if (text.startsWith('failed')) return { failed: text.slice('failed'.length).trim(), atMs: statSync(marker).mtimeMs };
+    return { starting: true };
+  } catch {
+    return null;
+  }
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureMuxDir, muxSocketPath } from '../../client/mux/paths.js';
 import { markerPath, markFailed, markStarted, spawnMux } from '../../client/mux/spawn.js';
+import { describeMux } from '../../client/mux/status.js';
 
 let base: string;
 const saved = { run: process.env.CLUSTRIX_RUN_DIR, cli: process.env.CLUSTRIX_CLI };
@@ -72,5 +73,16 @@ describe('spawnMux', () => {
     // A start that said nothing for 30 s is taken for dead.
     utimesSync(markerPath(socketPath), old, old);
     expect(spawnMux({ target: 'h', socketPath, idleMs: 5000 })).toBe(true);
+  });
+
+  it('tells doctor why there is none: off, not started yet, or the last one could not connect', () => {
+    ensureMuxDir();
+    const socketPath = muxSocketPath('k3');
+    expect(describeMux(socketPath, 0).detail).toMatch(/^off/);
+    expect(describeMux(socketPath, 600_000).detail).toMatch(/none running; the next command leaves one for 600 s/);
+    markFailed(socketPath, 'All configured authentication methods failed');
+    const d = describeMux(socketPath, 600_000);
+    expect(d.detail).toMatch(/could not connect .*All configured authentication methods failed/);
+    expect(d.hint).toMatch(/ssh-add/);
   });
 });

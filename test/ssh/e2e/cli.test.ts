@@ -63,6 +63,7 @@ describeSsh('ssh e2e: CLI', () => {
       'forwarding',
       'socket',
       'round trip',
+      'persistent connection',
     ]);
     expect(d.ok).toBe(true);
     expect(doc.code).toBe(0);

@@ -66,6 +66,8 @@ describeSsh('ssh e2e: persistent connections (mux)', () => {
     expect(cli(['stat', `${host}:${file}`])).toMatchObject({ code: 0 });
     const m = await waitForMux();
     expect(m.target).toBe(host);
+    const doctor = JSON.parse(cli(['--json', 'doctor', host]).stdout) as { steps: { step: string; detail: string }[] };
+    expect(doctor.steps.find((s) => s.step === 'persistent connection')?.detail).toMatch(new RegExp(`^running: pid ${m.pid},`));
     // Direct SSH cannot authenticate now: these work only through the mux.
     const viaMux = cli(['stat', `${host}:${file}`], { CLUSTRIX_SSH_CONFIG: noAuth });
     expect(viaMux.stderr).toBe('');
