@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { AGENT_DEFAULTS } from '../protocol/index.js';
-import { isStartInfo, type StartInfo } from './start-line.js';
+import { parseReadyLine, type StartInfo } from './start-line.js';
 
 /** The agent's info once it listens; null when it did not get there (locked by a racing starter, crashed, too slow). */
 export function serveLocalAgent(node: string, agent: string, args: string[]): Promise<StartInfo | null> {
@@ -43,20 +43,10 @@ export function serveLocalAgent(node: string, agent: string, args: string[]): Pr
       line += d;
       const nl = line.indexOf('\n');
       if (nl < 0) return;
-      done(readyInfo(line.slice(0, nl)));
+      done(parseReadyLine(line.slice(0, nl)));
     });
     ready.on('error', () => done(null));
     child.on('error', () => done(null));
     child.on('exit', () => done(null));
   });
-}
-
-/** serve's readiness line `{"ok":true,"info":…}` → the info; anything else → null. */
-function readyInfo(line: string): StartInfo | null {
-  try {
-    const m = JSON.parse(line) as { ok?: unknown; info?: unknown } | null;
-    return m?.ok === true && isStartInfo(m.info) ? { ...m.info, started: true } : null;
-  } catch {
-    return null;
-  }
 }

@@ -31,3 +31,17 @@ export function isStartInfo(v: unknown): v is StartInfo {
     typeof o.socket === 'string' && typeof o.token === 'string' && typeof o.build === 'string' && typeof o.pid === 'number' && typeof o.protocol === 'number'
   );
 }
+
+/**
+ * The readiness line `agent.mjs serve` writes on its ready fd,
+ * `{"ok":true,"info":…}`: the agent's info (started now); null for anything
+ * else (not ready: a racing starter holds the lock, it failed…).
+ */
+export function parseReadyLine(line: string): StartInfo | null {
+  try {
+    const m = JSON.parse(line) as { ok?: unknown; info?: unknown } | null;
+    return m?.ok === true && isStartInfo(m.info) ? { ...m.info, started: true } : null;
+  } catch {
+    return null;
+  }
+}

@@ -10,7 +10,7 @@
 import type { Client } from 'ssh2';
 import { agentBundle } from '../agent-bundle.js';
 import { ConnectionError } from '../errors.js';
-import { isStartInfo, parseStartOutput, type StartInfo } from '../start-line.js';
+import { parseReadyLine, parseStartOutput, type StartInfo } from '../start-line.js';
 import { installAgent, type InstallOptions, type InstallReport } from './install.js';
 import type { PhaseClock } from './phases.js';
 import { execScript, tail } from './remote-exec.js';
@@ -65,14 +65,7 @@ export function agentPlace(opts: StartOptions, build: string): AgentPlace {
 export function parseServed(stdout: string): StartInfo | 'failed' | null {
   const at = stdout.indexOf(MARK.serve + '\n');
   if (at < 0) return null;
-  const line = stdout.slice(at + MARK.serve.length + 1).split('\n')[0]!;
-  try {
-    const m = JSON.parse(line) as { ok?: unknown; info?: unknown };
-    if (m.ok === true && isStartInfo(m.info)) return { ...m.info, started: true };
-  } catch {
-    /* not a readiness line */
-  }
-  return 'failed';
+  return parseReadyLine(stdout.slice(at + MARK.serve.length + 1).split('\n')[0]!) ?? 'failed';
 }
 
 /**
