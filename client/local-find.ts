@@ -9,13 +9,13 @@
  */
 import { lstatSync, readFileSync } from 'node:fs';
 import { parseLock, PROTOCOL_VERSION, runPaths, type StartLineInfo } from '../protocol/index.js';
+import { ownedPrivateDir, processAlive } from './local-trust.js';
 
 /** What a run dir says about the agent in it, when it can be trusted and names `build`. */
 export function findLocalAgent(runDir: string, build: string, uid = process.getuid?.() ?? -1): StartLineInfo | null {
   const paths = runPaths(runDir);
   try {
-    const dir = lstatSync(paths.dir);
-    if (!dir.isDirectory() || (uid >= 0 && dir.uid !== uid) || (dir.mode & 0o077) !== 0) return null;
+    if (!ownedPrivateDir(paths.dir, uid)) return null;
     const lock = parseLock(readFileSync(paths.lock, 'utf8'));
     if (!lock || lock.build !== build) return null;
     const tok = lstatSync(paths.token);
@@ -48,11 +48,5 @@ export function lockHeld(runDir: string): boolean {
   } catch {
     return false;
   }
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return pid !== undefined && processAlive(pid);
 }

@@ -3,7 +3,7 @@
  * talk to its Unix socket directly. No SSH, no cluster.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { Connection } from './connection.js';
 import { ConnectionError } from './errors.js';
 import { defaultRunDir } from '../protocol/index.js';
 import { findLocalAgent, lockHeld } from './local-find.js';
+import { ownedDir } from './local-trust.js';
 import { serveLocalAgent } from './local-serve.js';
 import { parseStartOutput, type StartInfo } from './start-line.js';
 
@@ -37,14 +38,7 @@ export function localRoot(opts: LocalOptions): string {
 export function localRunDir(opts: LocalOptions): string {
   if (opts.runDir) return opts.runDir;
   const uid = process.getuid?.() ?? 0;
-  return defaultRunDir(process.env, uid, (dir) => {
-    try {
-      const st = lstatSync(dir);
-      return st.isDirectory() && st.uid === uid;
-    } catch {
-      return false;
-    }
-  });
+  return defaultRunDir(process.env, uid, (dir) => ownedDir(dir, uid));
 }
 
 /** Copy the bundle into <root>/agent/<build>/agent.mjs (content-addressed, atomic). */

@@ -6,8 +6,9 @@
  * run dir and the mux dir must be real directories of ours that nobody else
  * can enter, and the socket is 0600.
  */
-import { lstatSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { localRunDir } from '../local.js';
+import { ownedPrivateDir } from '../local-trust.js';
 
 export function muxDir(): string {
   return `${localRunDir({})}/mux`;
@@ -15,16 +16,6 @@ export function muxDir(): string {
 
 export function muxSocketPath(key: string): string {
   return `${muxDir()}/${key}.sock`;
-}
-
-/** True when `dir` is a directory of ours with no access for group or others. */
-function ownedPrivateDir(dir: string): boolean {
-  try {
-    const st = lstatSync(dir);
-    return st.isDirectory() && st.uid === (process.getuid?.() ?? st.uid) && (st.mode & 0o077) === 0;
-  } catch {
-    return false;
-  }
 }
 
 /** The mux dir, if it (and the run dir above it) can be trusted; null otherwise. */

@@ -1,5 +1,6 @@
 /** What a running mux writes beside its socket, for `clustrix mux list` (no secrets: the token stays in memory). */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { processAlive } from '../local-trust.js';
 import { muxDir } from './paths.js';
 
 export interface MuxRecord {
@@ -37,7 +38,7 @@ export function listMuxRecords(): MuxRecord[] {
     } catch {
       continue; // torn or foreign
     }
-    if (alive(r.pid)) out.push(r);
+    if (processAlive(r.pid)) out.push(r);
     else {
       // Killed without cleaning up: its record and socket are stale.
       removeMuxRecord(r.socket);
@@ -45,13 +46,4 @@ export function listMuxRecords(): MuxRecord[] {
     }
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
