@@ -8,7 +8,7 @@ import { Connection } from '../connection.js';
 import { ConnectionError } from '../errors.js';
 import { connectUnix } from '../local.js';
 import type { RemoteOptions } from '../ssh/remote.js';
-import { muxSocketPath, trustedMuxDir } from './paths.js';
+import { trustedMuxDir } from './paths.js';
 import { MUX_WIRE_VERSION, parseReply, readLine, type MuxAgent } from './wire.js';
 
 /** The mux answers at once, or after one remote exec when it has to find the agent again. */
@@ -81,5 +81,3 @@ export async function stopMux(socketPath: string): Promise<boolean> {
   sock.destroy();
   return line !== null && parseReply(line)?.ok === true;
 }
-
-export { muxSocketPath };

@@ -18,6 +18,11 @@ export function muxSocketPath(key: string): string {
   return `${muxDir()}/${key}.sock`;
 }
 
+/** A file beside the mux's socket: its start marker (.start), log (.log) or record (.json). */
+export function muxFile(socketPath: string, ext: '.start' | '.log' | '.json'): string {
+  return socketPath.replace(/\.sock$/, ext);
+}
+
 /** The mux dir, if it (and the run dir above it) can be trusted; null otherwise. */
 export function trustedMuxDir(): string | null {
   const dir = muxDir();

@@ -16,8 +16,6 @@ import { spawnMux } from './spawn.js';
 
 export interface Persistent {
   conn: Connection;
-  /** 'mux' when the first connection went through a mux. */
-  via: 'mux' | 'direct';
   close(): Promise<void>;
 }
 
@@ -46,13 +44,12 @@ export async function openPersistent(target: string, opts: RemoteOptions & { per
   const first = await viaMux();
   if (!first) {
     const conn = await direct();
-    return { conn, via: 'direct', close: () => held.remote!.close() };
+    return { conn, close: () => held.remote!.close() };
   }
   // Through the mux: a lost link reconnects through it again, or directly when it is gone.
   const rc = new ReconnectingConnection(first, { reopen: async () => (await viaMux()) ?? held.remote?.conn ?? direct() });
   return {
     conn: rc.asConnection(),
-    via: 'mux',
     async close() {
       await rc.close();
       await held.remote?.close();

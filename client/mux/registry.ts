@@ -1,7 +1,7 @@
 /** What a running mux writes beside its socket, for `clustrix mux list` (no secrets: the token stays in memory). */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { processAlive } from '../local-trust.js';
-import { muxDir } from './paths.js';
+import { muxDir, muxFile } from './paths.js';
 
 export interface MuxRecord {
   target: string;
@@ -13,20 +13,19 @@ export interface MuxRecord {
   runDir?: string;
 }
 
-const recordPath = (socket: string) => socket.replace(/\.sock$/, '.json');
-
 export function writeMuxRecord(r: MuxRecord): void {
-  writeFileSync(recordPath(r.socket), JSON.stringify(r), { mode: 0o600 });
+  writeFileSync(muxFile(r.socket, '.json'), JSON.stringify(r), { mode: 0o600 });
 }
 
 export function removeMuxRecord(socket: string): void {
-  rmSync(recordPath(socket), { force: true });
+  rmSync(muxFile(socket, '.json'), { force: true });
 }
 
 export function listMuxRecords(): MuxRecord[] {
+  const dir = muxDir();
   let names: string[];
   try {
-    names = readdirSync(muxDir());
+    names = readdirSync(dir);
   } catch {
     return [];
   }
@@ -34,7 +33,7 @@ export function listMuxRecords(): MuxRecord[] {
   for (const n of names.filter((x) => x.endsWith('.json'))) {
     let r: MuxRecord;
     try {
-      r = JSON.parse(readFileSync(`${muxDir()}/${n}`, 'utf8')) as MuxRecord;
+      r = JSON.parse(readFileSync(`${dir}/${n}`, 'utf8')) as MuxRecord;
     } catch {
       continue; // torn or foreign
     }

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { cacheKey } from '../ssh/agent-cache.js';
 import { withSshDefaults } from '../ssh/defaults.js';
 import { resolveHost } from '../ssh/resolve.js';
-import { ensureMuxDir, muxSocketPath } from './paths.js';
+import { ensureMuxDir, muxFile, muxSocketPath } from './paths.js';
 import { removeMuxRecord, writeMuxRecord } from './registry.js';
 import { MuxServer } from './server.js';
 import { markFailed, markStarted } from './spawn.js';
@@ -24,7 +24,7 @@ export async function serveMux(o: MuxServeOptions): Promise<string> {
   const dir = ensureMuxDir();
   const socket = o.socket ?? muxSocketPath(cacheKey(resolveHost(o.target), o.root, o.runDir));
   if (dirname(socket) !== dir || !socket.endsWith('.sock')) throw new Error(`--socket must be a .sock file in ${dir}, got ${socket}`);
-  const logFile = socket.replace(/\.sock$/, '.log');
+  const logFile = muxFile(socket, '.log');
   const log = (line: string) => {
     try {
       appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`, { mode: 0o600 });

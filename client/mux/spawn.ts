@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ensureMuxDir } from './paths.js';
+import { ensureMuxDir, muxFile } from './paths.js';
 
 /** A mux still connecting after this long has failed without saying so. */
 const STARTING_MS = 30_000;
@@ -17,7 +17,7 @@ const STARTING_MS = 30_000;
 const FAILED_MS = 10 * 60_000;
 
 export function markerPath(socketPath: string): string {
-  return socketPath.replace(/\.sock$/, '.start');
+  return muxFile(socketPath, '.start');
 }
 
 /** The CLI bundle that runs `mux serve` (dist/cli.mjs beside dist/client.mjs; from source, dist/ is two levels up). */
@@ -31,14 +31,9 @@ function cliPath(): string | null {
 }
 
 /** True when a mux for this socket is starting, or failed recently. */
-function held(marker: string): boolean {
-  try {
-    const age = Date.now() - statSync(marker).mtimeMs;
-    const failed = readFileSync(marker, 'utf8').startsWith('failed');
-    return age < (failed ? FAILED_MS : STARTING_MS);
-  } catch {
-    return false;
-  }
+function held(socketPath: string): boolean {
+  const m = markerState(socketPath);
+  return m !== null && Date.now() - m.atMs < ('failed' in m ? FAILED_MS : STARTING_MS);
 }
 
 export interface SpawnMuxOptions {
@@ -54,9 +49,11 @@ export interface SpawnMuxOptions {
 /** Start a mux in the background unless one is starting or failed lately. Never throws: a mux is an optimisation. */
 export function spawnMux(o: SpawnMuxOptions): boolean {
   try {
+    const cli = cliPath();
+    if (!cli) return false;
     ensureMuxDir();
     const marker = markerPath(o.socketPath);
-    if (held(marker)) return false;
+    if (held(o.socketPath)) return false;
     try {
       unlinkSync(marker); // an old one: ours to replace
     } catch {
@@ -64,8 +61,6 @@ export function spawnMux(o: SpawnMuxOptions): boolean {
     }
     closeSync(openSync(marker, 'wx', 0o600)); // a racing command that got here first wins
     writeFileSync(marker, `starting ${process.pid}\n`);
-    const cli = cliPath();
-    if (!cli) return false;
     // The socket path travels as is: the mux must listen exactly where this caller will look.
     const args = [cli, 'mux', 'serve', o.target, '--idle-ms', String(o.idleMs), '--socket', o.socketPath];
     if (o.root) args.push('--root', o.root);
@@ -95,13 +90,13 @@ export function markFailed(socketPath: string, why: string): void {
   }
 }
 
-/** What the marker says for doctor: a start in progress, or the reason the last mux could not connect. */
-export function markerState(socketPath: string): { starting: boolean } | { failed: string; atMs: number } | null {
+/** What the marker says: a start in progress, or the reason the last mux could not connect; with when it was written. */
+export function markerState(socketPath: string): { starting: true; atMs: number } | { failed: string; atMs: number } | null {
   try {
     const marker = markerPath(socketPath);
+    const atMs = statSync(marker).mtimeMs;
     const text = readFileSync(marker, 'utf8');
-    if (text.startsWith('failed')) return { failed: text.slice('failed'.length).trim(), atMs: statSync(marker).mtimeMs };
-    return { starting: true };
+    return text.startsWith('failed') ? { failed: text.slice('failed'.length).trim(), atMs } : { starting: true, atMs };
   } catch {
     return null;
   }
