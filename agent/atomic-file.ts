@@ -50,10 +50,17 @@ export function createExclusive(path: string, data: string, mode = 0o600): boole
   }
 }
 
-/** True if `path` was modified less than `ms` ago (false when it is gone). */
-export function youngerThan(path: string, ms: number): boolean {
+/**
+ * An exclusive file that is there but unreadable, and younger than this, is
+ * being written, not left over: older builds created such files with O_EXCL
+ * and wrote them after, so a reader could find one empty for a moment.
+ */
+export const CREATING_GRACE_MS = 5_000;
+
+/** True if `path` (found unreadable) is young enough to be still being written (false when it is gone). */
+export function stillBeingWritten(path: string): boolean {
   try {
-    return Date.now() - statSync(path).mtimeMs < ms;
+    return Date.now() - statSync(path).mtimeMs < CREATING_GRACE_MS;
   } catch {
     return false;
   }

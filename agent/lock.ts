@@ -10,7 +10,7 @@
  */
 import { linkSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { parseLock, type LockInfo } from '../protocol/index.js';
-import { createExclusive, youngerThan } from './atomic-file.js';
+import { createExclusive, stillBeingWritten } from './atomic-file.js';
 import { isAgentProcess } from './proc.js';
 
 export type { LockInfo };
@@ -25,16 +25,13 @@ export function readLock(path: string): LockInfo | null {
   }
 }
 
-/** An unreadable lock younger than this is being written by a starter: held, not stale. */
-export const TORN_LOCK_GRACE_MS = 5_000;
-
 /** Try to take the lock; break it if stale. Never blocks. */
 export function acquireLock(path: string, info: LockInfo): LockResult {
   for (let attempt = 0; attempt < 5; attempt++) {
     if (createExclusive(path, JSON.stringify(info))) return { acquired: true };
     const holder = readLock(path);
     if (holder && isAgentProcess(holder.pid)) return { acquired: false, holder };
-    if (!holder && youngerThan(path, TORN_LOCK_GRACE_MS)) return { acquired: false, holder: { pid: 0, startedAt: 0, build: '' } };
+    if (!holder && stillBeingWritten(path)) return { acquired: false, holder: { pid: 0, startedAt: 0, build: '' } };
     breakStaleLock(path, holder);
   }
   const holder = readLock(path);

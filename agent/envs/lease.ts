@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { createExclusive, youngerThan } from '../atomic-file.js';
+import { createExclusive, stillBeingWritten } from '../atomic-file.js';
 
 export interface LeaseRecord {
   host: string;
@@ -40,9 +40,6 @@ export function readLease(path: string): LeaseRecord | null {
   }
 }
 
-/** An unreadable lease younger than this is being written (by an older build, which wrote after creating): held. */
-const TORN_LEASE_GRACE_MS = 5_000;
-
 function create(path: string, rec: LeaseRecord): boolean {
   return createExclusive(path, JSON.stringify(rec));
 }
@@ -57,7 +54,7 @@ export function tryAcquireLease(path: string, who: { host: string; pid: number }
   const holder = readLease(path);
   if (holder && holder.expiresAt > now()) return { heldBy: holder };
   // Unreadable: an older build's holder between creating and writing it (held), or a crashed one's leftover (expired once old).
-  if (!holder && youngerThan(path, TORN_LEASE_GRACE_MS)) return { heldBy: null };
+  if (!holder && stillBeingWritten(path)) return { heldBy: null };
   const aside = `${path}.stale-${rec.token}`;
   try {
     renameSync(path, aside);
