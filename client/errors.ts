@@ -48,3 +48,13 @@ export class ConnectionError extends ClustrixError {
     this.details = options?.details;
   }
 }
+
+/**
+ * A failed connect that trying another way would not cure: the caller
+ * aborted, or the agent did not answer in time (another try would double
+ * the wait). Anything else (a refused token, a close mid-handshake) may be
+ * an agent that changed under us, worth one more look.
+ */
+export function isFinalConnectFailure(err: unknown, signal?: AbortSignal): boolean {
+  return Boolean(signal?.aborted) || (err instanceof ConnectionError && err.kind === 'timeout');
+}

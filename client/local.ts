@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { agentBundle } from './agent-bundle.js';
 import { Connection } from './connection.js';
-import { ConnectionError } from './errors.js';
+import { ConnectionError, isFinalConnectFailure } from './errors.js';
 import { defaultRunDir } from '../protocol/index.js';
 import { findLocalAgent, lockHeld } from './local-find.js';
 import { ownedDir } from './local-trust.js';
@@ -106,8 +106,8 @@ export function connectUnix(path: string): Promise<Socket> {
  * answer on its socket or take its token (it is stopping, idled out, or was
  * replaced in between), so the caller starts one.
  */
-async function openRunning(opts: LocalOptions, build: string): Promise<{ conn: Connection; info: StartInfo } | null> {
-  const found = findLocalAgent(localRunDir(opts), build);
+async function openRunning(opts: LocalOptions, runDir: string, build: string): Promise<{ conn: Connection; info: StartInfo } | null> {
+  const found = findLocalAgent(runDir, build);
   if (!found) return null;
   let sock: Socket;
   try {
@@ -119,9 +119,8 @@ async function openRunning(opts: LocalOptions, build: string): Promise<{ conn: C
   try {
     conn = await Connection.open(sock, { token: found.token, clientName: opts.clientName, timeoutMs: opts.timeoutMs, signal: opts.signal });
   } catch (err) {
-    // A hung agent is not retried (that would double the wait); a refused token or a close
-    // mid-handshake (idle exit, replaced) is what `start` sorts out.
-    if (opts.signal?.aborted || (err instanceof ConnectionError && err.kind === 'timeout')) throw err;
+    // A refused token or a close mid-handshake (idle exit, replaced) is what `start` sorts out.
+    if (isFinalConnectFailure(err, opts.signal)) throw err;
     return null;
   }
   if (conn.welcome.build !== build) {
@@ -134,9 +133,10 @@ async function openRunning(opts: LocalOptions, build: string): Promise<{ conn: C
 /** Start/reuse the local agent and open a protocol connection to it. */
 export async function openLocal(opts: LocalOptions): Promise<{ conn: Connection; info: StartInfo }> {
   const bundle = agentBundle();
-  const running = await openRunning(opts, bundle.build);
+  const runDir = localRunDir(opts);
+  const running = await openRunning(opts, runDir, bundle.build);
   if (running) return running;
-  let info = (!lockHeld(localRunDir(opts)) && (await serveDirect(opts))) || (await startLocalAgent(opts));
+  let info = (!lockHeld(runDir) && (await serveDirect(opts))) || (await startLocalAgent(opts));
   if (info.build !== bundle.build) {
     // `start` replaces an agent of another build; if we still see one, something raced us.
     info = await startLocalAgent(opts);

@@ -5,7 +5,7 @@
  */
 import { agentBundle } from '../agent-bundle.js';
 import { Connection } from '../connection.js';
-import { ConnectionError } from '../errors.js';
+import { isFinalConnectFailure } from '../errors.js';
 import { connectUnix } from '../local.js';
 import type { RemoteOptions } from '../ssh/remote.js';
 import { trustedMuxDir } from './paths.js';
@@ -56,7 +56,7 @@ export async function openViaMux(
     try {
       conn = await Connection.open(sock, { token: reply.agent.token, clientName: opts.clientName, timeoutMs: opts.timeoutMs, signal: opts.signal });
     } catch (err) {
-      if (opts.signal?.aborted || (err instanceof ConnectionError && err.kind === 'timeout')) throw err;
+      if (isFinalConnectFailure(err, opts.signal)) throw err;
       continue; // token refused or closed mid-handshake: the agent changed; ask the mux to look again
     }
     if (conn.welcome.build !== build) {
