@@ -17,6 +17,7 @@
  * shape first (a malformed batch is a protocol error, not a crash later).
  */
 import { ProtocolError, type WireError } from './errors.js';
+import { isRecord } from './json-record.js';
 import { FILE_TYPES, type FileInfo, type FileType, type FindEntry } from './types/fs.js';
 
 /** The stat fields a find entry carries with `stat: true`. */
@@ -126,10 +127,6 @@ export class FindBatchWriter {
 
 function bad(what: string): never {
   throw new ProtocolError('PROTOCOL', `bad fs.find batch: ${what}`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
 function indexed<T>(v: unknown, n: number, field: string, ok: (x: unknown) => x is T): [number, T][] {

@@ -12,6 +12,7 @@
  * of a msgpack frame.
  */
 import { isErrorCode, ProtocolError, type WireError } from './errors.js';
+import { isRecord } from './json-record.js';
 import type { Limits } from './limits.js';
 
 /** First frame of a connection, client → agent. */
@@ -123,10 +124,6 @@ const MAX_ATTACHMENT_BYTES = 2 ** 32;
 
 function fail(message: string): never {
   throw new ProtocolError('PROTOCOL', `bad frame: ${message}`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
 function checkId(v: unknown): number {

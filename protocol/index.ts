@@ -14,3 +14,4 @@ export * from './types/functions.js';
 export * from './methods/index.js';
 export * from './hello-header.js';
 export * from './run-dir.js';
+export * from './json-record.js';

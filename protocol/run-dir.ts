@@ -5,6 +5,8 @@
  * the same files with shell). No I/O here: callers pass what they looked up.
  */
 
+import { parseJsonRecord } from './json-record.js';
+
 /** The files in a run dir. */
 export const RUN_DIR_FILES = { socket: 'agent.sock', lock: 'agent.lock', token: 'agent.token' } as const;
 
@@ -41,14 +43,7 @@ export interface LockInfo {
 
 /** The lock file's content, or null when it is not a lock (torn write, garbage). */
 export function parseLock(text: string): LockInfo | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof v !== 'object' || v === null) return null;
-  const o = v as Record<string, unknown>;
-  if (typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid <= 0) return null;
+  const o = parseJsonRecord(text);
+  if (!o || typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid <= 0) return null;
   return { pid: o.pid, startedAt: typeof o.startedAt === 'number' ? o.startedAt : 0, build: typeof o.build === 'string' ? o.build : '' };
 }

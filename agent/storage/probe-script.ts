@@ -27,6 +27,7 @@
  * It always exits 0 when it got to the end: "the job completed" then means
  * "the probe ran".
  */
+import { parseJsonRecord } from '../../protocol/index.js';
 
 /** The login node's marker name in a probed dir. */
 export function loginMarkerName(nonce: string): string {
@@ -97,15 +98,8 @@ export interface ComputeMarker {
 
 /** Parse a `.seen` marker; null when it is not one the probe script writes. */
 export function parseComputeMarker(text: string): ComputeMarker | null {
-  let x: unknown;
-  try {
-    x = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof x !== 'object' || x === null) return null;
-  const o = x as Record<string, unknown>;
-  if (typeof o.host !== 'string' || typeof o.saw !== 'boolean' || typeof o.index !== 'number' || typeof o.all !== 'string') return null;
+  const o = parseJsonRecord(text);
+  if (!o || typeof o.host !== 'string' || typeof o.saw !== 'boolean' || typeof o.index !== 'number' || typeof o.all !== 'string') return null;
   if (!/^[01]*$/.test(o.all)) return null;
   return { host: o.host, saw: o.saw, index: o.index, all: o.all };
 }

@@ -10,6 +10,7 @@
  *                  {"ok":false,"error":"…"}     and the mux closes the socket
  */
 import type { Duplex } from 'node:stream';
+import { isRecord, parseJsonRecord } from '../../protocol/index.js';
 
 export const MUX_WIRE_VERSION = 1;
 /** No line of this handshake is longer. */
@@ -35,30 +36,22 @@ export interface MuxAgent {
 export type MuxReply = { ok: true; agent?: MuxAgent; stopping?: boolean } | { ok: false; error: string };
 
 export function parseRequest(line: string): MuxRequest | null {
-  try {
-    const v = JSON.parse(line) as Record<string, unknown> | null;
-    if (typeof v !== 'object' || v === null || v.v !== MUX_WIRE_VERSION) return null;
-    if (v.refresh !== undefined && typeof v.refresh !== 'boolean') return null;
-    if (v.stop !== undefined && typeof v.stop !== 'boolean') return null;
-    return { v: MUX_WIRE_VERSION, refresh: v.refresh === true, stop: v.stop === true };
-  } catch {
-    return null;
-  }
+  const v = parseJsonRecord(line);
+  if (!v || v.v !== MUX_WIRE_VERSION) return null;
+  if (v.refresh !== undefined && typeof v.refresh !== 'boolean') return null;
+  if (v.stop !== undefined && typeof v.stop !== 'boolean') return null;
+  return { v: MUX_WIRE_VERSION, refresh: v.refresh === true, stop: v.stop === true };
 }
 
 export function parseReply(line: string): MuxReply | null {
-  try {
-    const v = JSON.parse(line) as Record<string, unknown> | null;
-    if (typeof v !== 'object' || v === null) return null;
-    if (v.ok === false) return { ok: false, error: typeof v.error === 'string' ? v.error : 'the mux failed' };
-    if (v.ok !== true) return null;
-    if (v.stopping === true) return { ok: true, stopping: true };
-    const a = v.agent as Record<string, unknown> | undefined;
-    if (!a || typeof a.token !== 'string' || typeof a.build !== 'string' || typeof a.socket !== 'string' || typeof a.pid !== 'number') return null;
-    return { ok: true, agent: a as unknown as MuxAgent };
-  } catch {
-    return null;
-  }
+  const v = parseJsonRecord(line);
+  if (!v) return null;
+  if (v.ok === false) return { ok: false, error: typeof v.error === 'string' ? v.error : 'the mux failed' };
+  if (v.ok !== true) return null;
+  if (v.stopping === true) return { ok: true, stopping: true };
+  const a = v.agent;
+  if (!isRecord(a) || typeof a.token !== 'string' || typeof a.build !== 'string' || typeof a.socket !== 'string' || typeof a.pid !== 'number') return null;
+  return { ok: true, agent: a as unknown as MuxAgent };
 }
 
 /**
