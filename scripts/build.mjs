@@ -3,7 +3,8 @@
 // needed where it runs), the client library and the CLI (dependencies external).
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +26,38 @@ const common = {
   legalComments: 'none',
 };
 
+/**
+ * The CLI bundles its pure-JS dependencies: one file loads faster than resolving and compiling each
+ * package's modules (with ssh2 and esbuild loaded lazily, `clustrix --help` 0.32 → 0.20 s; bare node
+ * 0.07 s). ssh2 (native binding, loaded on first SSH use) and esbuild (its binary; loaded when bundling
+ * a function) stay packages, as do the optional native accelerators. The bundle is CommonJS
+ * (dist/cli-main.cjs) so that dist/cli.mjs (client/cli/launch.ts) can run it through V8's code cache;
+ * the launcher is told the bundle's content hash, which names the cache file.
+ */
+async function cliBuild() {
+  await build({
+    ...common,
+    format: 'cjs',
+    entryPoints: ['client/cli/main.ts'],
+    outfile: 'dist/cli-main.cjs',
+    // import() of ssh2/esbuild becomes require(): a vm.Script has no module loader of its own.
+    supported: { 'dynamic-import': false },
+    define: { 'import.meta.url': '__clxMetaUrl' },
+    banner: { js: `"use strict";\nconst __clxMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+    external: ['ssh2', 'esbuild', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
+  });
+  const hash = createHash('sha256')
+    .update(readFileSync(join(root, 'dist/cli-main.cjs')))
+    .digest('hex')
+    .slice(0, 16);
+  await build({
+    ...common,
+    entryPoints: ['client/cli/launch.ts'],
+    outfile: 'dist/cli.mjs',
+    define: { __CLX_CLI_MAIN_HASH__: JSON.stringify(hash) },
+  });
+}
+
 await Promise.all([
   build({
     ...common,
@@ -37,18 +70,7 @@ await Promise.all([
     keepNames: true,
   }),
   build({ ...common, entryPoints: ['client/index.ts'], outfile: 'dist/client.mjs', packages: 'external' }),
-  // The CLI bundles its pure-JS dependencies: one file loads faster than resolving and compiling
-  // each package's modules (with ssh2 and esbuild loaded lazily, `clustrix --help` 0.32 → 0.20 s;
-  // bare node 0.07 s). ssh2 (native
-  // binding, loaded on first SSH use) and esbuild (its binary; loaded when bundling a function) stay
-  // packages, as do the optional native accelerators.
-  build({
-    ...common,
-    entryPoints: ['client/cli/main.ts'],
-    outfile: 'dist/cli.mjs',
-    banner: { js: requireShim },
-    external: ['ssh2', 'esbuild', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
-  }),
+  cliBuild(),
   // The function runtime, bundled by the client into every function bundle: the
   // runner, and `clustrix/job` (what code inside a job imports).
   build({ ...common, entryPoints: ['client/functions/runtime/runner.ts'], outfile: 'dist/runtime/runner.mjs', packages: 'external' }),

@@ -46,16 +46,21 @@ registerDoctorCommand(program, globals);
 registerMuxCommands(program, globals);
 installTtyPrompts();
 
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-  } else if (err instanceof UsageError) {
-    process.stderr.write(`clustrix: ${err.message}\n`);
-    process.exitCode = EXIT.USAGE;
-  } else {
-    process.stderr.write(`clustrix: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = EXIT.FAILED;
+// No top-level await: dist/cli.mjs runs this bundle as CommonJS, through V8's code cache (launch.ts).
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`clustrix: ${err.message}\n`);
+      process.exitCode = EXIT.USAGE;
+    } else {
+      process.stderr.write(`clustrix: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = EXIT.FAILED;
+    }
   }
 }
+
+void main();

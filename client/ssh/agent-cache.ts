@@ -11,8 +11,8 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { clustrixCacheDir } from '../cache-dir.js';
 import type { ResolvedHost } from './resolve.js';
 
 export interface CachedAgent {
@@ -25,8 +25,7 @@ export interface CachedAgent {
 }
 
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.CLUSTRIX_CACHE_DIR) return join(env.CLUSTRIX_CACHE_DIR, 'agents');
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'clustrix', 'agents');
+  return join(clustrixCacheDir(env), 'agents');
 }
 
 /** One file per where-we-connect-to: user, host, port, the jump chain, root and run dir. */

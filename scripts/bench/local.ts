@@ -41,8 +41,9 @@ const CLI = new URL('../../dist/cli.mjs', import.meta.url).pathname;
 /**
  * What a script or a shell pays per command: `connect('local')` with the agent
  * running (no node process started) and stopped (one: the agent), and a
- * one-shot `clustrix stat` against a one-shot GNU `stat`; `node -e 0` is the
- * price of one node start-up on this machine.
+ * one-shot `clustrix stat` against a one-shot GNU `stat`, and with the CLI's
+ * V8 code cache turned off; `node -e 0` is the price of one node start-up on
+ * this machine.
  */
 async function connectRows(lopts: LocalOptions, file: string, rounds: number, raw: Record<string, unknown>): Promise<Row[]> {
   const n = Math.max(5, rounds * 2);
@@ -50,6 +51,7 @@ async function connectRows(lopts: LocalOptions, file: string, rounds: number, ra
   const cold: number[] = [];
   const node: number[] = [];
   const cli: number[] = [];
+  const cliNoCache: number[] = [];
   const gnuStat: number[] = [];
   const dirs = ['--root', lopts.root!, '--run-dir', lopts.runDir!];
   for (let i = 0; i < n; i++) {
@@ -58,9 +60,11 @@ async function connectRows(lopts: LocalOptions, file: string, rounds: number, ra
     warm.push(await timeIt(async () => (await connect('local', lopts)).close()));
     node.push(await timeIt(() => run(process.execPath, ['-e', '0'])));
     cli.push(await timeIt(() => run(process.execPath, [CLI, ...dirs, 'stat', file])));
+    const noCache = { env: { ...process.env, CLUSTRIX_CODE_CACHE: 'off' } };
+    cliNoCache.push(await timeIt(() => run(process.execPath, [CLI, ...dirs, 'stat', file], noCache)));
     gnuStat.push(await timeIt(() => run('stat', [file])));
   }
-  raw.connect = { warm, cold, node, cli, gnuStat };
+  raw.connect = { warm, cold, node, cli, cliNoCache, gnuStat };
   const nodeMs = `${fmtMs(median(node))} (one \`node -e 0\`)`;
   return [
     { metric: "connect('local'), agent running", ours: fmtMs(median(warm)), baseline: nodeMs, ratio: ratio(median(warm), median(node)), goal: '' },
@@ -70,6 +74,13 @@ async function connectRows(lopts: LocalOptions, file: string, rounds: number, ra
       ours: fmtMs(median(cli)),
       baseline: `${fmtMs(median(gnuStat))} (GNU stat)`,
       ratio: ratio(median(cli), median(gnuStat)),
+      goal: '',
+    },
+    {
+      metric: 'one-shot `clustrix stat`: code cache on vs off',
+      ours: fmtMs(median(cli)),
+      baseline: `${fmtMs(median(cliNoCache))} (CLUSTRIX_CODE_CACHE=off)`,
+      ratio: ratio(median(cli), median(cliNoCache)),
       goal: '',
     },
   ];
