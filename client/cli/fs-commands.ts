@@ -1,11 +1,14 @@
-/** Filesystem commands: ls, stat, find, du, count, glob, cat, write, mkdir, rm, mv, realpath, exists/isdir/isfile. */
+/** Filesystem commands: ls, stat, find, du, count, glob, cat, write, mkdir, rm, mv, realpath, exists/isdir/isfile. ls, stat, du and cat take several operands (operands.ts). */
 import type { Command } from 'commander';
 import type { FileType, FindEntry } from '../../protocol/index.js';
+import type { Cluster } from '../cluster.js';
 import type { FindOptions } from '../fs.js';
 import { EXIT, UsageError } from './exit.js';
-import { humanSize, lsLong, parseSize, parseTime, shellQuoteForDisplay, statText } from './format.js';
-import { out, withCluster, type GlobalOptions } from './session.js';
-import { parseTarget } from './target.js';
+import { humanSize, parseSize, parseTime, statText } from './format.js';
+import { listCommand } from './ls-command.js';
+import { firstFailure, manyHosts, perPath, reportFailure, shownPath } from './operands.js';
+import { out, withCluster, withClusters, type GlobalOptions } from './session.js';
+import { localPath, parseFsTarget, parseTarget } from './target.js';
 
 const FIND_TYPES: Record<string, FileType> = { f: 'file', d: 'dir', l: 'symlink', b: 'block', c: 'char', p: 'fifo', s: 'socket' };
 
@@ -26,46 +29,39 @@ const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof
 export function registerFsCommands(program: Command, globals: () => GlobalOptions): void {
   program
     .command('ls')
-    .description('list a directory, with type, size, mtime, mode and owner of every entry in one round trip')
-    .argument('[target]', 'host:path, local:path or a local path', '.')
+    .description('list directories (and name files), with type, size, mtime, mode and owner of every entry in one round trip')
+    .argument('[targets...]', 'host:path, local:path or local paths; quoted patterns are expanded on the host (default: ".")')
     .option('-l, --long', 'long listing like ls -l')
     .option('-a, --all', 'include entries starting with a dot')
     .option('-h, --human', 'sizes like 4.2M (with -l)')
-    .addHelpText('after', '\nExamples:\n  clustrix ls -la ~\n  clustrix ls -l mycluster:/scratch/$USER\n  clustrix ls --json local:/tmp | jq length')
-    .action(async (operand: string, o: { long?: boolean; all?: boolean; human?: boolean }) => {
+    .addHelpText(
+      'after',
+      "\nExamples:\n  clustrix ls -la ~\n  clustrix ls -l mycluster:/scratch/$USER\n  clustrix ls -l 'mycluster:runs/*/out.log'\n  clustrix ls --json local:/tmp | jq length",
+    )
+    .action(async (operands: string[], o: { long?: boolean; all?: boolean; human?: boolean }) => {
       const g = globals();
-      const { host, path } = parseTarget(operand);
-      process.exitCode = await withCluster(host, g, async (c, signal) => {
-        const entries = (await c.fs.ls(path, { signal, stat: Boolean(o.long) || Boolean(g.json) }))
-          .filter((e) => o.all || !e.name.startsWith('.'))
-          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        if (g.json) return void (await out(json(entries) + '\n'));
-        const tty = process.stdout.isTTY;
-        const lines = o.long ? lsLong(entries, { human: Boolean(o.human), tty }) : entries.map((e) => (tty ? shellQuoteForDisplay(e.name) : e.name));
-        for (const e of entries) if (e.error) process.stderr.write(`clustrix ls: ${e.name}: ${e.error.message}\n`);
-        if (lines.length) await out(lines.join('\n') + '\n');
-        return entries.some((e) => e.error) ? EXIT.FAILED : EXIT.OK;
-      });
+      process.exitCode = await withClusters(g, (get, signal) => listCommand(operands.length ? operands : ['.'], o, g, get, signal));
     });
 
   program
     .command('stat')
     .description('file status like GNU stat (does not follow a final symlink unless -L)')
-    .argument('<target...>', 'host:path or local paths')
+    .argument('<targets...>', 'host:path or local paths; quoted patterns are expanded on the host')
     .option('-L, --dereference', 'follow symlinks')
-    .addHelpText('after', '\nExamples:\n  clustrix stat ~/.bashrc\n  clustrix stat --json mycluster:/scratch/run1/out.h5')
+    .addHelpText('after', "\nExamples:\n  clustrix stat ~/.bashrc\n  clustrix stat --json mycluster:/scratch/run1/out.h5 'mycluster:/scratch/run2/*.h5'")
     .action(async (operands: string[], o: { dereference?: boolean }) => {
       const g = globals();
-      let code: number = EXIT.OK;
-      for (const operand of operands) {
-        const { host, path } = parseTarget(operand);
-        const r = await withCluster(host, g, async (c, signal) => {
-          const s = o.dereference ? await c.fs.stat(path, { signal }) : await c.fs.lstat(path, { signal });
-          await out((g.json ? json({ path, ...s }) : statText(path, s)) + '\n');
-        });
-        if (r !== EXIT.OK) code = r;
-      }
-      process.exitCode = code;
+      const qualify = manyHosts(operands);
+      process.exitCode = await withClusters(g, async (get, signal) => {
+        let code: number = EXIT.OK;
+        const each = (c: Cluster, path: string) => (o.dereference ? c.fs.stat(path, { signal }) : c.fs.lstat(path, { signal }));
+        for await (const r of perPath(operands, get, signal, each, { concurrent: true })) {
+          if (signal.aborted) return EXIT.INTERRUPTED;
+          if ('error' in r) code = firstFailure(code, reportFailure(r.error));
+          else await out((g.json ? json({ path: shownPath(r, qualify), ...r.value }) : statText(shownPath(r, qualify), r.value)) + '\n');
+        }
+        return code;
+      });
     });
 
   program
@@ -94,7 +90,9 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     )
     .action(async (operand: string, o: Record<string, unknown>) => {
       const g = globals();
-      const { host, path } = parseTarget(operand);
+      const { host, path, given } = parseFsTarget(operand);
+      // Printed paths start with the root as written, like GNU find's (a local relative root travels absolute).
+      const shown = (p: string) => (given !== path && p.startsWith(path) ? given + p.slice(path.length) : p);
       const opts: FindOptions = {};
       try {
         if (o.name) opts.name = o.name as string[];
@@ -138,10 +136,10 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
         for await (const e of s) {
           if (e.error) {
             errors++;
-            process.stderr.write(`clustrix find: '${e.path}': ${e.error.message}\n`);
+            process.stderr.write(`clustrix find: '${shown(e.path)}': ${e.error.message}\n`);
             continue;
           }
-          buf += g.json ? json(e) + '\n' : e.path + sep;
+          buf += g.json ? json({ ...e, path: shown(e.path) }) + '\n' : shown(e.path) + sep;
           if (buf.length > 64 * 1024) await flush();
         }
         await flush();
@@ -153,32 +151,53 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
 
   program
     .command('du')
-    .description('disk usage of a tree (hard links once), like du -s')
-    .argument('[target]', 'host:path or local path', '.')
+    .description('disk usage of each tree (hard links once), like du -s')
+    .argument('[targets...]', 'host:path or local paths; quoted patterns are expanded on the host (default: ".")')
     .option('-b, --bytes', 'apparent size in bytes (du -sb)')
     .option('-B, --block-size <size>', 'allocated size in units of size, like du -B (-B1: bytes)')
     .option('-h, --human', 'human-readable allocated size (du -sh)')
+    .option('-c, --total', 'also print a grand total')
     .option('-x, --one-file-system', 'stay on one filesystem')
-    .addHelpText('after', '\nExamples:\n  clustrix du -h ~/data\n  clustrix du --json mycluster:/scratch/$USER')
-    .action(async (operand: string, o: { bytes?: boolean; blockSize?: string; human?: boolean; oneFileSystem?: boolean }) => {
+    .addHelpText(
+      'after',
+      "\nExamples:\n  clustrix du -h ~/data\n  clustrix du -ch 'mycluster:/scratch/$USER/run*'\n  clustrix du --json mycluster:/scratch/$USER",
+    )
+    .action(async (operands: string[], o: { bytes?: boolean; blockSize?: string; human?: boolean; total?: boolean; oneFileSystem?: boolean }) => {
       const g = globals();
-      const { host, path } = parseTarget(operand);
-      process.exitCode = await withCluster(host, g, async (c, signal) => {
+      const ops = operands.length ? operands : ['.'];
+      const qualify = manyHosts(ops);
+      const block = o.blockSize ? parseSize(o.blockSize) : 1024;
+      const size = (apparent: number, allocated: number) =>
+        o.bytes ? String(apparent) : o.human ? humanSize(allocated) : String(Math.ceil(allocated / block));
+      process.exitCode = await withClusters(g, async (get, signal) => {
         const showProgress = process.stderr.isTTY && !g.json;
-        const r = await c.fs.du(path, {
-          signal,
-          xdev: Boolean(o.oneFileSystem),
-          onProgress: showProgress ? (p) => process.stderr.write(`\r${p.visited} entries, ${humanSize(p.apparentBytes ?? 0)}…`) : undefined,
-        });
-        if (showProgress) process.stderr.write('\r\x1b[K');
-        for (const e of r.firstErrors) process.stderr.write(`clustrix du: cannot read '${e.path}': ${e.error?.message ?? 'error'}\n`);
-        if (g.json) await out(json({ path, ...r }) + '\n');
-        else {
-          const block = o.blockSize ? parseSize(o.blockSize) : 1024;
-          const v = o.bytes ? String(r.apparentBytes) : o.human ? humanSize(r.allocatedBytes) : String(Math.ceil(r.allocatedBytes / block));
-          await out(`${v}\t${path}\n`);
+        const each = async (c: Cluster, path: string) => {
+          const r = await c.fs.du(path, {
+            signal,
+            xdev: Boolean(o.oneFileSystem),
+            onProgress: showProgress ? (p) => process.stderr.write(`\r${p.visited} entries, ${humanSize(p.apparentBytes ?? 0)}…`) : undefined,
+          });
+          if (showProgress) process.stderr.write('\r\x1b[K');
+          return r;
+        };
+        let code: number = EXIT.OK;
+        const total = { apparentBytes: 0, allocatedBytes: 0 };
+        for await (const r of perPath(ops, get, signal, each, { concurrent: false })) {
+          if (signal.aborted) return EXIT.INTERRUPTED;
+          if ('error' in r) {
+            code = firstFailure(code, reportFailure(r.error));
+            continue;
+          }
+          const d = r.value;
+          for (const e of d.firstErrors) process.stderr.write(`clustrix du: cannot read '${e.path}': ${e.error?.message ?? 'error'}\n`);
+          if (d.errors > 0) code = firstFailure(code, EXIT.FAILED);
+          total.apparentBytes += d.apparentBytes;
+          total.allocatedBytes += d.allocatedBytes;
+          const path = shownPath(r, qualify);
+          await out(g.json ? json({ path, ...d }) + '\n' : `${size(d.apparentBytes, d.allocatedBytes)}\t${path}\n`);
         }
-        return r.errors > 0 ? EXIT.FAILED : EXIT.OK;
+        if (o.total) await out(g.json ? json({ total: true, ...total }) + '\n' : `${size(total.apparentBytes, total.allocatedBytes)}\ttotal\n`);
+        return code;
       });
     });
 
@@ -190,7 +209,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .option('--type <t>', 'f, d, l, …')
     .action(async (operand: string, o: { name?: string[]; type?: string }) => {
       const g = globals();
-      const { host, path } = parseTarget(operand);
+      const { host, path, given } = parseFsTarget(operand);
       process.exitCode = await withCluster(host, g, async (c, signal) => {
         const opts: Parameters<typeof c.fs.count>[1] = { signal };
         if (o.name) opts.name = o.name;
@@ -198,8 +217,8 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
         const r = await c.fs.count(path, opts);
         await out(
           g.json
-            ? json({ path, ...r }) + '\n'
-            : `${r.total}\t${path}\t(files ${r.files}, dirs ${r.dirs}, symlinks ${r.symlinks}, other ${r.other}, errors ${r.errors})\n`,
+            ? json({ path: given, ...r }) + '\n'
+            : `${r.total}\t${given}\t(files ${r.files}, dirs ${r.dirs}, symlinks ${r.symlinks}, other ${r.other}, errors ${r.errors})\n`,
         );
         return r.errors > 0 ? EXIT.FAILED : EXIT.OK;
       });
@@ -209,7 +228,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .command('glob')
     .description('expand a shell glob (*, ?, [..], **) on the target, like bash with globstar')
     .argument('<pattern>', "host:pattern or a local pattern (quote it: 'runs/**/*.log')")
-    .option('--cwd <dir>', 'directory the pattern is relative to (default: home)')
+    .option('--cwd <dir>', 'directory a relative pattern is relative to (default: home on a host, the working directory locally)')
     .option('--dot', 'let wildcards match leading dots')
     .option('--limit <n>', 'stop after n matches', int('--limit'))
     .action(async (operand: string, o: { cwd?: string; dot?: boolean; limit?: number }) => {
@@ -217,7 +236,8 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
       const { host, path } = parseTarget(operand);
       process.exitCode = await withCluster(host, g, async (c, signal) => {
         const opts: Parameters<typeof c.fs.glob>[1] = { signal };
-        if (o.cwd) opts.cwd = o.cwd;
+        if (o.cwd) opts.cwd = host === 'local' ? localPath(o.cwd) : o.cwd;
+        else if (host === 'local') opts.cwd = process.cwd();
         if (o.dot) opts.dot = true;
         if (o.limit !== undefined) opts.limit = o.limit;
         const all: FindEntry[] = await c.fs.glob(path, opts).toArray();
@@ -228,20 +248,27 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
 
   program
     .command('cat')
-    .description('print a file (or a byte range) to stdout, streamed')
-    .argument('<target>', 'host:path or local path')
+    .description('print files (or a byte range of each) to stdout, streamed, one after the other')
+    .argument('<targets...>', 'host:path or local paths; quoted patterns are expanded on the host')
     .option('--offset <bytes>', 'start at this byte', int('--offset'))
     .option('--length <bytes>', 'read at most this many bytes', int('--length'))
-    .action(async (operand: string, o: { offset?: number; length?: number }) => {
+    .action(async (operands: string[], o: { offset?: number; length?: number }) => {
       const g = globals();
-      const { host, path } = parseTarget(operand);
-      process.exitCode = await withCluster(host, g, async (c, signal) => {
-        const r: { signal: AbortSignal; offset?: number; length?: number } = { signal };
-        if (o.offset !== undefined) r.offset = o.offset;
-        if (o.length !== undefined) r.length = o.length;
-        const s = c.fs.read(path, r);
-        for await (const chunk of s) await out(chunk as unknown as string);
-        await s.result;
+      process.exitCode = await withClusters(g, async (get, signal) => {
+        const each = async (c: Cluster, path: string) => {
+          const r: { signal: AbortSignal; offset?: number; length?: number } = { signal };
+          if (o.offset !== undefined) r.offset = o.offset;
+          if (o.length !== undefined) r.length = o.length;
+          const s = c.fs.read(path, r);
+          for await (const chunk of s) await out(chunk as unknown as string);
+          await s.result;
+        };
+        let code: number = EXIT.OK;
+        for await (const r of perPath(operands, get, signal, each, { concurrent: false })) {
+          if (signal.aborted) return EXIT.INTERRUPTED;
+          if ('error' in r) code = firstFailure(code, reportFailure(r.error));
+        }
+        return code;
       });
     });
 
@@ -253,7 +280,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .option('-p, --parents', 'create missing parent directories')
     .action(async (operand: string, o: { mode?: string; parents?: boolean }) => {
       const g = globals();
-      const { host, path } = parseTarget(operand);
+      const { host, path } = parseFsTarget(operand);
       const parts: Buffer[] = [];
       for await (const chunk of process.stdin) parts.push(chunk as Buffer);
       process.exitCode = await withCluster(host, g, async (c, signal) => {
@@ -269,7 +296,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .description('create a directory and its parents (mkdir -p)')
     .argument('<target>', 'host:path or local path')
     .action(async (operand: string) => {
-      const { host, path } = parseTarget(operand);
+      const { host, path } = parseFsTarget(operand);
       process.exitCode = await withCluster(host, globals(), async (c, signal) => void (await c.fs.mkdir(path, { signal })));
     });
 
@@ -280,7 +307,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .option('-r, --recursive', 'remove a whole tree')
     .option('-f, --force', 'no error if it does not exist')
     .action(async (operand: string, o: { recursive?: boolean; force?: boolean }) => {
-      const { host, path } = parseTarget(operand);
+      const { host, path } = parseFsTarget(operand);
       process.exitCode = await withCluster(
         host,
         globals(),
@@ -295,9 +322,11 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .argument('<to>', 'path on the same host')
     .option('-n, --no-clobber', 'fail instead of replacing an existing target')
     .action(async (fromOp: string, toOp: string, o: { clobber?: boolean }) => {
-      const from = parseTarget(fromOp);
+      const from = parseFsTarget(fromOp);
       const to = parseTarget(toOp);
       if (to.host !== 'local' && to.host !== from.host) throw new UsageError('mv works within one host');
+      // A bare <to> is a path on from's host: relative to the working directory only when that host is this machine.
+      if (from.host === 'local') to.path = localPath(to.path);
       process.exitCode = await withCluster(
         from.host,
         globals(),
@@ -310,7 +339,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .description('canonical absolute path')
     .argument('<target>', 'host:path or local path')
     .action(async (operand: string) => {
-      const { host, path } = parseTarget(operand);
+      const { host, path } = parseFsTarget(operand);
       process.exitCode = await withCluster(host, globals(), async (c, signal) => void (await out((await c.fs.realpath(path, { signal })) + '\n')));
     });
 
@@ -325,7 +354,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
       .argument('<target>', 'host:path or local path')
       .action(async (operand: string) => {
         const g = globals();
-        const { host, path } = parseTarget(operand);
+        const { host, path } = parseFsTarget(operand);
         process.exitCode = await withCluster(host, g, async (c, signal) => {
           const r =
             name === 'exists'

@@ -11,6 +11,7 @@ import { installTtyPrompts } from './prompts.js';
 import { EXIT, UsageError } from './exit.js';
 import { registerFsCommands } from './fs-commands.js';
 import { registerFunctionCommands } from './functions-commands.js';
+import { gnuFindArgs } from './gnu-find-args.js';
 import { registerJobsCommands } from './jobs-commands.js';
 import { registerMuxCommands } from './mux-commands.js';
 import { registerStorageCommands } from './storage-commands.js';
@@ -49,7 +50,8 @@ installTtyPrompts();
 // No top-level await: dist/cli.mjs runs this bundle as CommonJS, through V8's code cache (launch.ts).
 async function main(): Promise<void> {
   try {
-    await program.parseAsync(process.argv);
+    // `find -name '*.gz'` as typed from GNU habit: rewritten to --name, or refused with a hint.
+    await program.parseAsync(gnuFindArgs(process.argv));
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;

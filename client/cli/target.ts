@@ -26,3 +26,25 @@ export function parseHost(operand: string | undefined): string {
   if (!operand) return 'local';
   return operand.endsWith(':') ? operand.slice(0, -1) : operand;
 }
+
+/**
+ * A filesystem operand. `path` is what the agent is asked about: a relative
+ * local path is made absolute against this process's working directory (the
+ * local agent is a separate process; it would resolve it against home, as a
+ * remote agent does for `host:relative`). `given` is the path as written,
+ * which is what the GNU tools print.
+ */
+export interface FsTarget extends Target {
+  given: string;
+}
+
+export function parseFsTarget(operand: string, defaultPath = '.', cwd = process.cwd()): FsTarget {
+  const t = parseTarget(operand, defaultPath);
+  return { host: t.host, given: t.path, path: t.host === 'local' ? localPath(t.path, cwd) : t.path };
+}
+
+/** A local path for the agent: absolute and `~` paths as they are, relative ones under cwd (joined, not normalized: `./x` stays `cwd/./x`). */
+export function localPath(path: string, cwd = process.cwd()): string {
+  if (path.startsWith('/') || path === '~' || path.startsWith('~/')) return path;
+  return `${cwd.endsWith('/') ? cwd : `${cwd}/`}${path}`;
+}

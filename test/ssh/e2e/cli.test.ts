@@ -45,6 +45,17 @@ describeSsh('ssh e2e: CLI', () => {
     expect(cli('stat', `${host}:/no/such/file`).code).toBe(3);
   });
 
+  it('several operands: a pattern expanded on the host, a file named by ls, paths qualified when they span hosts', () => {
+    const ls = cli('ls', '-a', `${host}:${home}/.bash*`, `${host}:${home}`);
+    expect(ls.code).toBe(0);
+    const lines = ls.stdout.split('\n');
+    expect(lines).toContain(`${home}/.bashrc`); // the pattern's match, named
+    expect(lines.slice(lines.indexOf(`${home}:`))).toContain('.bashrc'); // the directory, listed under its header
+    const st = cli('stat', `${host}:${home}/.bashrc`, `${bed.aliases.noforward}:/etc/hostname`, `${host}:/no/such/file`);
+    expect(st.code).toBe(3);
+    expect([...st.stdout.matchAll(/ {2}File: (.*)/g)].map((m) => m[1])).toEqual([`${host}:${home}/.bashrc`, `${bed.aliases.noforward}:/etc/hostname`]);
+  });
+
   it('status shows the running agent with its tunnel; doctor passes every step', () => {
     const st = cli('status', host);
     expect(st.code).toBe(0);

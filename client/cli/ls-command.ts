@@ -1,0 +1,97 @@
+/**
+ * `clustrix ls` with GNU ls's handling of operands: a directory is listed, a
+ * file (or anything else) is named; files come first, then each directory
+ * under a `path:` header when there is more than one operand, sections
+ * sorted by name and separated by a blank line. Every operand is asked for
+ * at once, so several on one host cost about one round trip.
+ *
+ * --json: one operand prints the array of its entries (a file: an array of
+ * that one entry); several print one JSON line per path,
+ * `{ path, entries }` or `{ path, error }`.
+ */
+import type { DirEntry } from '../../protocol/index.js';
+import type { Cluster } from '../cluster.js';
+import { RemoteError } from '../errors.js';
+import { EXIT } from './exit.js';
+import { lsLong, shellQuoteForDisplay } from './format.js';
+import { byCodePoint, firstFailure, manyHosts, perPath, reportFailure, shownPath, type Outcome } from './operands.js';
+import { out, type ClusterFor, type GlobalOptions } from './session.js';
+
+export interface LsFlags {
+  long?: boolean;
+  all?: boolean;
+  human?: boolean;
+}
+
+type Listed = { dir: DirEntry[] } | { file: DirEntry };
+
+/** A directory's entries, or the operand itself when it is not a directory (1 round trip, 2 for a file). */
+async function listOne(c: Cluster, path: string, stat: boolean, signal: AbortSignal): Promise<Listed> {
+  try {
+    return { dir: await c.fs.ls(path, { signal, stat }) };
+  } catch (err) {
+    if (!(err instanceof RemoteError && err.code === 'ENOTDIR')) throw err;
+  }
+  return { file: { name: path, ...(await c.fs.lstat(path, { signal })) } };
+}
+
+const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString('base64') : x));
+
+export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptions, get: ClusterFor, signal: AbortSignal): Promise<number> {
+  const qualify = manyHosts(operands);
+  const results: Outcome<Listed>[] = [];
+  for await (const r of perPath(operands, get, signal, (c, path) => listOne(c, path, Boolean(o.long) || Boolean(g.json), signal), { concurrent: true })) {
+    results.push(r);
+  }
+  if (signal.aborted) return EXIT.INTERRUPTED;
+
+  let code: number = EXIT.OK;
+  const visible = (entries: DirEntry[]) => entries.filter((e) => o.all || !e.name.startsWith('.')).sort((a, b) => byCodePoint(a.name, b.name));
+  const files: DirEntry[] = [];
+  const dirs: { path: string; entries: DirEntry[] }[] = [];
+  for (const r of results) {
+    if ('error' in r) {
+      code = firstFailure(code, reportFailure(r.error));
+      continue;
+    }
+    const shown = shownPath(r, qualify);
+    if ('file' in r.value) files.push({ ...r.value.file, name: shown });
+    else {
+      const entries = visible(r.value.dir);
+      for (const e of entries) if (e.error) process.stderr.write(`clustrix ls: ${e.name}: ${e.error.message}\n`);
+      if (entries.some((e) => e.error)) code = firstFailure(code, EXIT.FAILED);
+      dirs.push({ path: shown, entries });
+    }
+  }
+  files.sort((a, b) => byCodePoint(a.name, b.name));
+  dirs.sort((a, b) => byCodePoint(a.path, b.path));
+
+  if (g.json) {
+    if (results.length === 1) {
+      const only = files.length ? files : (dirs[0]?.entries ?? null);
+      if (only) await out(json(only) + '\n');
+      return code;
+    }
+    for (const r of results) {
+      const path = shownPath(r, qualify);
+      if ('error' in r) {
+        const e = r.error;
+        await out(
+          json({ path, error: e instanceof RemoteError ? { code: e.code, message: e.message } : { message: String((e as Error).message ?? e) } }) + '\n',
+        );
+      } else await out(json({ path, entries: 'file' in r.value ? [{ ...r.value.file, name: path }] : visible(r.value.dir) }) + '\n');
+    }
+    return code;
+  }
+
+  const tty = process.stdout.isTTY;
+  const lines = (entries: DirEntry[]) =>
+    o.long ? lsLong(entries, { human: Boolean(o.human), tty }) : entries.map((e) => (tty ? shellQuoteForDisplay(e.name) : e.name));
+  const sections: string[][] = [];
+  if (files.length) sections.push(lines(files));
+  const headers = results.length > 1;
+  for (const d of dirs) sections.push(headers ? [`${d.path}:`, ...lines(d.entries)] : lines(d.entries));
+  const text = sections.map((s) => s.join('\n')).filter((s) => s !== '');
+  if (text.length) await out(text.join('\n\n') + '\n');
+  return code;
+}

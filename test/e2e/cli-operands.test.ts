@@ -1,0 +1,131 @@
+/**
+ * ls, stat, du and cat with several operands, files among them and quoted
+ * patterns, against the local agent: what they print is what the GNU tools
+ * print for the same operands (patterns expanded by bash), and one bad
+ * operand is reported without stopping the others.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { withClusters } from '../../client/cli/session.js';
+import { localEnv, type LocalEnv } from '../support/local-agent.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
+let env: LocalEnv;
+let dir: string;
+
+function clustrix(...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, '--root', env.root, '--run-dir', env.runDir, ...args], { encoding: 'utf8', cwd: dir });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A GNU tool through bash (so unquoted patterns expand), C collation like ours. */
+function gnu(command: string) {
+  const r = spawnSync('bash', ['-c', command], { encoding: 'utf8', cwd: dir, env: { ...process.env, LC_ALL: 'C' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  env = localEnv();
+  dir = mkdtempSync('/tmp/clx-operands-');
+  for (const d of ['d1', 'd2', 'd2/sub', 'empty']) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, 'a.log'), 'alpha\n');
+  writeFileSync(join(dir, 'b.log'), 'beta\n'.repeat(300));
+  writeFileSync(join(dir, 'c.txt'), 'gamma\n');
+  writeFileSync(join(dir, 'd1', 'x'), 'x'.repeat(5000));
+  writeFileSync(join(dir, 'd2', 'y'), 'y');
+  writeFileSync(join(dir, 'd2', 'sub', 'z'), 'z'.repeat(70000));
+});
+afterAll(async () => {
+  await env.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('CLI operands (local)', () => {
+  it('ls names a file operand instead of failing on it', () => {
+    const r = clustrix('ls', join(dir, 'a.log'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${join(dir, 'a.log')}\n`);
+  });
+
+  it('ls with files and directories prints what GNU ls prints: files first, then each directory under a header', () => {
+    const ours = clustrix('ls', 'd2', 'c.txt', 'd1', 'a.log', 'empty');
+    const theirs = gnu('ls d2 c.txt d1 a.log empty');
+    expect(ours.code).toBe(0);
+    expect(ours.stdout).toBe(theirs.stdout);
+    expect(ours.stdout).toContain('d1:\nx\n');
+  });
+
+  it('a quoted pattern is expanded the way bash expands it', () => {
+    const ours = clustrix('ls', '*.log', 'd*');
+    expect(ours.code).toBe(0);
+    expect(ours.stdout).toBe(gnu('ls *.log d*').stdout);
+    expect(clustrix('stat', '*.log').stdout.match(/ {2}File: /g)).toHaveLength(2);
+  });
+
+  it('a pattern that matches nothing is reported missing, and the other operands are still listed', () => {
+    const ours = clustrix('ls', 'a.log', '*.nomatch', 'd1');
+    expect(ours.code).toBe(3);
+    expect(ours.stderr).toMatch(/\*\.nomatch: no such file or directory/);
+    expect(ours.stdout).toBe(gnu('ls a.log d1').stdout);
+  });
+
+  it('ls --json: several operands give one line each, with entries or the error', () => {
+    const r = clustrix('--json', 'ls', 'a.log', 'd1', 'missing');
+    expect(r.code).toBe(3);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; entries?: { name: string; size: number }[]; error?: { code: string } });
+    expect(lines.map((l) => l.path)).toEqual(['a.log', 'd1', 'missing']);
+    expect(lines[0]!.entries).toEqual([expect.objectContaining({ name: 'a.log', size: 6 })]);
+    expect(lines[1]!.entries!.map((e) => e.name)).toEqual(['x']);
+    expect(lines[2]!.error).toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('stat of several paths prints each in order; a missing one fails the command but not the others', () => {
+    const r = clustrix('stat', 'c.txt', 'missing', 'a.log');
+    expect(r.code).toBe(3);
+    expect([...r.stdout.matchAll(/ {2}File: (.*)/g)].map((m) => m[1])).toEqual(['c.txt', 'a.log']);
+    expect(r.stderr).toMatch(/missing: no such file or directory/);
+  });
+
+  it('du with several operands and -c prints what GNU du -s prints', () => {
+    for (const flags of [['-b'], ['-B1']]) {
+      const ours = clustrix('du', ...flags, '-c', 'd1', 'd2', 'a.log');
+      const theirs = gnu(`du -s ${flags.join(' ')} -c d1 d2 a.log`);
+      expect(ours.code).toBe(0);
+      expect(ours.stdout).toBe(theirs.stdout);
+    }
+  });
+
+  it('cat concatenates its operands and reports a missing one without stopping', () => {
+    const r = clustrix('cat', 'a.log', 'missing', 'c.txt');
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('alpha\ngamma\n');
+    expect(r.stderr).toMatch(/missing: no such file or directory/);
+    expect(clustrix('cat', '*.txt').stdout).toBe('gamma\n');
+  });
+
+  it('relative local paths are relative to the working directory, and find prints them as GNU find does', () => {
+    const sorted = (t: string) => t.split('\n').filter(Boolean).sort();
+    const ours = clustrix('find', '.', '-type', 'f');
+    expect(ours.code).toBe(0);
+    expect(sorted(ours.stdout)).toEqual(sorted(gnu('find . -type f').stdout));
+    expect(sorted(clustrix('find', 'd2').stdout)).toEqual(sorted(gnu('find d2').stdout));
+    expect(clustrix('glob', '*.log').stdout).toBe('a.log\nb.log\n');
+    expect(clustrix('count', 'd2').stdout).toMatch(/^4\td2\t/);
+    expect(clustrix('cat', './c.txt').stdout).toBe('gamma\n');
+  });
+
+  it('one connection per host however many operands name it', async () => {
+    const g = { root: env.root, runDir: env.runDir };
+    const code = await withClusters(g, async (get) => {
+      const [a, b] = await Promise.all([get('local'), get('local')]);
+      expect(a).toBe(b);
+      expect(await get('local')).toBe(a);
+    });
+    expect(code).toBe(0);
+  });
+});
