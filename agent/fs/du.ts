@@ -8,13 +8,15 @@
  * - a non-directory with st_nlink > 1 counts once per (st_dev, st_ino), like
  *   du's hard-link table (directories are never looked up there);
  * - an unreadable directory still counts its own size; the error is counted
- *   and the first few kept, and the walk goes on.
+ *   and the first few kept, and the walk goes on;
+ * - with maxDepth, every directory down to it gets its own total (du-dirs.ts).
  */
 import { fsDu, type DuResult, type FindEntry } from '../../protocol/index.js';
 import type { Registry } from '../registry.js';
 import type { FsDeps } from './deps.js';
 import { resolvePath } from './paths.js';
 import { startProgress } from './progress.js';
+import { DirTotals } from './du-dirs.js';
 import { walk } from './walk.js';
 
 /** Errors kept in DuResult.firstErrors. */
@@ -26,6 +28,7 @@ export function registerDu(registry: Registry, deps: FsDeps): void {
     const r: DuResult = { apparentBytes: 0, allocatedBytes: 0, files: 0, dirs: 0, symlinks: 0, other: 0, errors: 0, firstErrors: [], elapsedMs: 0 };
     // dev → inodes already counted, for multiply-linked files only (usually few).
     const seen = new Map<number, Set<number>>();
+    const byDir = p.maxDepth === undefined ? undefined : new DirTotals(p.maxDepth);
     const w = walk({
       root: resolvePath(p.path, deps.home),
       follow: false,
@@ -50,6 +53,13 @@ export function registerDu(registry: Registry, deps: FsDeps): void {
         }
         r.apparentBytes += st.size;
         r.allocatedBytes += st.blocks * 512;
+        if (byDir) {
+          try {
+            byDir.add(e, st.size, st.blocks * 512);
+          } catch (err) {
+            return Promise.reject(err); // the walk's way to fail (a throw here would escape it)
+          }
+        }
       },
       onError(e) {
         r.errors++;
@@ -67,6 +77,7 @@ export function registerDu(registry: Registry, deps: FsDeps): void {
       await progress.stop();
     }
     r.elapsedMs = Date.now() - started;
+    if (byDir) r.byDir = byDir.totals();
     return r;
   });
 }

@@ -156,50 +156,60 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .option('-b, --bytes', 'apparent size in bytes (du -sb)')
     .option('-B, --block-size <size>', 'allocated size in units of size, like du -B (-B1: bytes)')
     .option('-h, --human', 'human-readable allocated size (du -sh)')
+    .option('-d, --max-depth <n>', 'also a line for every directory down to depth n, like du --max-depth (-d 1: each subdirectory)', int('--max-depth'))
     .option('-c, --total', 'also print a grand total')
     .option('-x, --one-file-system', 'stay on one filesystem')
     .addHelpText(
       'after',
       "\nExamples:\n  clustrix du -h ~/data\n  clustrix du -ch 'mycluster:/scratch/$USER/run*'\n  clustrix du --json mycluster:/scratch/$USER",
     )
-    .action(async (operands: string[], o: { bytes?: boolean; blockSize?: string; human?: boolean; total?: boolean; oneFileSystem?: boolean }) => {
-      const g = globals();
-      const ops = operands.length ? operands : ['.'];
-      const qualify = manyHosts(ops);
-      const block = o.blockSize ? parseSize(o.blockSize) : 1024;
-      const size = (apparent: number, allocated: number) =>
-        o.bytes ? String(apparent) : o.human ? humanSize(allocated) : String(Math.ceil(allocated / block));
-      process.exitCode = await withClusters(g, async (get, signal) => {
-        const showProgress = process.stderr.isTTY && !g.json;
-        const each = async (c: Cluster, path: string) => {
-          const r = await c.fs.du(path, {
-            signal,
-            xdev: Boolean(o.oneFileSystem),
-            onProgress: showProgress ? (p) => process.stderr.write(`\r${p.visited} entries, ${humanSize(p.apparentBytes ?? 0)}…`) : undefined,
-          });
-          if (showProgress) process.stderr.write('\r\x1b[K');
-          return r;
-        };
-        let code: number = EXIT.OK;
-        const total = { apparentBytes: 0, allocatedBytes: 0 };
-        for await (const r of perPath(ops, get, signal, each, { concurrent: false })) {
-          if (signal.aborted) return EXIT.INTERRUPTED;
-          if ('error' in r) {
-            code = firstFailure(code, reportFailure(r.error));
-            continue;
+    .action(
+      async (operands: string[], o: { bytes?: boolean; blockSize?: string; human?: boolean; maxDepth?: number; total?: boolean; oneFileSystem?: boolean }) => {
+        const g = globals();
+        const ops = operands.length ? operands : ['.'];
+        const qualify = manyHosts(ops);
+        const block = o.blockSize ? parseSize(o.blockSize) : 1024;
+        const size = (apparent: number, allocated: number) =>
+          o.bytes ? String(apparent) : o.human ? humanSize(allocated) : String(Math.ceil(allocated / block));
+        process.exitCode = await withClusters(g, async (get, signal) => {
+          const showProgress = process.stderr.isTTY && !g.json;
+          const each = async (c: Cluster, path: string, given: string) => {
+            const r = await c.fs.du(path, {
+              signal,
+              xdev: Boolean(o.oneFileSystem),
+              ...(o.maxDepth === undefined ? {} : { maxDepth: o.maxDepth }),
+              onProgress: showProgress ? (p) => process.stderr.write(`\r${p.visited} entries, ${humanSize(p.apparentBytes ?? 0)}…`) : undefined,
+            });
+            if (showProgress) process.stderr.write('\r\x1b[K');
+            // Below the root, paths as written (a relative local root travels absolute).
+            for (const d of r.byDir ?? []) if (path !== given && d.path.startsWith(path)) d.path = given + d.path.slice(path.length);
+            return r;
+          };
+          let code: number = EXIT.OK;
+          const total = { apparentBytes: 0, allocatedBytes: 0 };
+          for await (const r of perPath(ops, get, signal, each, { concurrent: false })) {
+            if (signal.aborted) return EXIT.INTERRUPTED;
+            if ('error' in r) {
+              code = firstFailure(code, reportFailure(r.error));
+              continue;
+            }
+            const d = r.value;
+            for (const e of d.firstErrors) process.stderr.write(`clustrix du: cannot read '${e.path}': ${e.error?.message ?? 'error'}\n`);
+            if (d.errors > 0) code = firstFailure(code, EXIT.FAILED);
+            total.apparentBytes += d.apparentBytes;
+            total.allocatedBytes += d.allocatedBytes;
+            const path = shownPath(r, qualify);
+            if (g.json)
+              await out(json({ path, ...d, byDir: d.byDir?.map((x) => ({ ...x, path: shownPath({ host: r.host, path: x.path }, qualify) })) }) + '\n');
+            else if (d.byDir)
+              await out(d.byDir.map((x) => `${size(x.apparentBytes, x.allocatedBytes)}\t${shownPath({ host: r.host, path: x.path }, qualify)}\n`).join(''));
+            else await out(`${size(d.apparentBytes, d.allocatedBytes)}\t${path}\n`);
           }
-          const d = r.value;
-          for (const e of d.firstErrors) process.stderr.write(`clustrix du: cannot read '${e.path}': ${e.error?.message ?? 'error'}\n`);
-          if (d.errors > 0) code = firstFailure(code, EXIT.FAILED);
-          total.apparentBytes += d.apparentBytes;
-          total.allocatedBytes += d.allocatedBytes;
-          const path = shownPath(r, qualify);
-          await out(g.json ? json({ path, ...d }) + '\n' : `${size(d.apparentBytes, d.allocatedBytes)}\t${path}\n`);
-        }
-        if (o.total) await out(g.json ? json({ total: true, ...total }) + '\n' : `${size(total.apparentBytes, total.allocatedBytes)}\ttotal\n`);
-        return code;
-      });
-    });
+          if (o.total) await out(g.json ? json({ total: true, ...total }) + '\n' : `${size(total.apparentBytes, total.allocatedBytes)}\ttotal\n`);
+          return code;
+        });
+      },
+    );
 
   program
     .command('count')

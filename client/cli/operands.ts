@@ -41,14 +41,17 @@ export async function expandOnHost(c: Cluster, host: string, path: string, signa
   return matches.length ? matches.sort(byCodePoint) : [path];
 }
 
-async function outcomesOf<T>(operand: string, get: ClusterFor, signal: AbortSignal, each: (c: Cluster, path: string) => Promise<T>): Promise<Outcome<T>[]> {
+/** What the command does with one path: `path` to ask the agent about, `shown` as the user wrote it (they differ for a relative local path). */
+export type EachPath<T> = (c: Cluster, path: string, shown: string) => Promise<T>;
+
+async function outcomesOf<T>(operand: string, get: ClusterFor, signal: AbortSignal, each: EachPath<T>): Promise<Outcome<T>[]> {
   const { host, path } = parseTarget(operand);
   try {
     const c = await get(host);
     const paths = await expandOnHost(c, host, path, signal);
     return await Promise.all(
       paths.map((p) =>
-        each(c, host === 'local' ? localPath(p) : p).then(
+        each(c, host === 'local' ? localPath(p) : p, p).then(
           (value): Outcome<T> => ({ host, path: p, value }),
           (error: unknown): Outcome<T> => ({ host, path: p, error }),
         ),
@@ -69,7 +72,7 @@ export async function* perPath<T>(
   operands: readonly string[],
   get: ClusterFor,
   signal: AbortSignal,
-  each: (c: Cluster, path: string) => Promise<T>,
+  each: EachPath<T>,
   o: { concurrent: boolean },
 ): AsyncGenerator<Outcome<T>> {
   if (o.concurrent) {

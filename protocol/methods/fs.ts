@@ -97,13 +97,15 @@ export const fsFind = stream(
 /** Count what find would match, without sending the entries. Streams progress. */
 export const fsCount = stream('fs.count', v.object({ root: PathArg, ...WalkFilters }), returns<WalkProgress>(), returns<CountResult>());
 
-/** Disk usage of a tree: `du -s -b` and `du -s -B1` at once, hard links counted once. Streams progress. */
+/** Disk usage of a tree: `du -s -b` and `du -s -B1` at once, hard links counted once; with maxDepth each directory down to it too. Streams progress. */
 export const fsDu = stream(
   'fs.du',
   v.object({
     path: PathArg,
     /** Stay on one filesystem (`du -x`). */
     xdev: v.optional(Bool, false),
+    /** Also total every directory down to this depth (`du --max-depth`): result.byDir. */
+    maxDepth: v.optional(Count),
     timeLimitMs: v.optional(v.pipe(Count, v.minValue(1))),
   }),
   returns<WalkProgress>(),

@@ -98,6 +98,22 @@ export interface DuResult {
   /** The first few errors, for the message to the user. */
   firstErrors: FindEntry[];
   elapsedMs: number;
+  /**
+   * With `maxDepth`: every directory down to that depth (the root is 0) with
+   * everything below it, like `du --max-depth=N`; a directory after its
+   * contents, siblings by name.
+   */
+  byDir?: DuDirTotal[];
+}
+
+/** One line of `du --max-depth=N`: both totals, hard links counted once where first met. */
+export interface DuDirTotal {
+  path: string;
+  /** Exact path bytes when the path is not valid UTF-8. */
+  raw?: Uint8Array;
+  depth: number;
+  apparentBytes: number;
+  allocatedBytes: number;
 }
 
 export interface CountResult {

@@ -150,15 +150,20 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
       const theirs: number[] = [];
       const oursDu: number[] = [];
       const theirsDu: number[] = [];
+      const oursDuD1: number[] = [];
+      const theirsDuD1: number[] = [];
       let count = 0;
       for (let r = 0; r < opts.rounds; r++) {
         ours.push(await timeIt(async () => (count = await walkAll(c, root))));
         theirs.push(await gnu('find', [root]));
         oursDu.push(await timeIt(() => c.fs.du(root)));
         theirsDu.push(await gnu('du', ['-s', '-b', root]));
+        oursDuD1.push(await timeIt(() => c.fs.du(root, { maxDepth: 1 })));
+        theirsDuD1.push(await gnu('du', ['-b', '--max-depth=1', root]));
       }
       raw[`find${label}`] = { ours: ours, gnu: theirs, entries: count };
       raw[`du${label}`] = { ours: oursDu, gnu: theirsDu };
+      raw[`duMaxDepth1${label}`] = { ours: oursDuD1, gnu: theirsDuD1 };
       rows.push({
         metric: `find, ${label} entries (${count})`,
         ours: fmtMs(median(ours)),
@@ -171,6 +176,13 @@ export async function benchLocal(opts: { rounds: number; big: boolean }): Promis
         ours: fmtMs(median(oursDu)),
         baseline: `${fmtMs(median(theirsDu))} (GNU du)`,
         ratio: ratio(median(oursDu), median(theirsDu)),
+        goal: '',
+      });
+      rows.push({
+        metric: `du -b --max-depth=1, ${label} entries`,
+        ours: fmtMs(median(oursDuD1)),
+        baseline: `${fmtMs(median(theirsDuD1))} (GNU du)`,
+        ratio: ratio(median(oursDuD1), median(theirsDuD1)),
         goal: '',
       });
     }

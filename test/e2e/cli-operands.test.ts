@@ -100,6 +100,17 @@ describe('CLI operands (local)', () => {
     }
   });
 
+  it('du -d prints a line per directory down to the depth, with the paths GNU du --max-depth prints', () => {
+    const sorted = (t: string) => t.split('\n').filter(Boolean).sort();
+    for (const target of ['.', 'd2', dir]) {
+      const ours = clustrix('du', '-b', '-d', '1', target);
+      expect(ours.code).toBe(0);
+      expect(sorted(ours.stdout)).toEqual(sorted(gnu(`du -b --max-depth=1 ${target}`).stdout));
+    }
+    // The root's line comes last, after everything inside it.
+    expect(clustrix('du', '-B1', '-d', '2', 'd2').stdout.trim().split('\n').at(-1)).toMatch(/\td2$/);
+  });
+
   it('cat concatenates its operands and reports a missing one without stopping', () => {
     const r = clustrix('cat', 'a.log', 'missing', 'c.txt');
     expect(r.code).toBe(3);

@@ -89,3 +89,61 @@ describe('fs.du matches GNU du', () => {
     expect(summary.apparentBytes).toBe(await gnuDu(['-b'], join(base, 'hardlinks')));
   });
 });
+
+/** `du --max-depth=N` as path → size, NUL-separated (tricky names hold newlines). */
+async function gnuByDir(args: string[], depth: number, path: string): Promise<Map<string, number>> {
+  const r = await run('du', [...args, `--max-depth=${depth}`, '-0', '--', path]);
+  expect(r.code).toBe(0);
+  const m = new Map<string, number>();
+  for (const rec of r.stdout.toString().split('\0').filter(Boolean)) {
+    const tab = rec.indexOf('\t');
+    m.set(rec.slice(tab + 1), Number(rec.slice(0, tab)));
+  }
+  return m;
+}
+
+describe('fs.du maxDepth matches GNU du --max-depth', () => {
+  const cases = [
+    ['tricky', [0, 1, 2, 9]],
+    ['sparse', [1]],
+    ['dirlink', [1]],
+    ['tricky/files/lower.txt', [0, 3]],
+  ] as const;
+  for (const [rel, depths] of cases) {
+    it.each(depths)(`${rel}, depth %i`, async (depth) => {
+      const path = join(base, rel);
+      const [b, b1, ours] = await Promise.all([gnuByDir(['-b'], depth, path), gnuByDir(['-B1'], depth, path), direct.collect(fsDu, { path, maxDepth: depth })]);
+      const byDir = ours.summary.byDir!;
+      expect(new Map(byDir.map((d) => [d.path, d.apparentBytes]))).toEqual(b);
+      expect(new Map(byDir.map((d) => [d.path, d.allocatedBytes]))).toEqual(b1);
+      // The root's line is the plain total.
+      expect(byDir.at(-1)).toMatchObject({ path, depth: 0, apparentBytes: ours.summary.apparentBytes, allocatedBytes: ours.summary.allocatedBytes });
+    });
+  }
+
+  it('a directory comes after everything inside it; siblings by name', async () => {
+    const { summary } = await direct.collect(fsDu, { path: join(base, 'tricky'), maxDepth: 9 });
+    const paths = summary.byDir!.map((d) => d.path);
+    paths.forEach((p, i) => {
+      for (const later of paths.slice(i + 1)) expect(p.startsWith(`${later}/`) || !later.startsWith(`${p}/`)).toBe(true);
+    });
+    const top = summary.byDir!.filter((d) => d.depth === 1).map((d) => d.path);
+    expect(top).toEqual([...top].sort());
+  });
+
+  it('counts a hard-linked inode once, in the first directory that meets it', async () => {
+    const path = join(base, 'hardlinks');
+    const { summary } = await direct.collect(fsDu, { path, maxDepth: 1 });
+    const root = summary.byDir!.at(-1)!;
+    expect(root.apparentBytes).toBe(await gnuDu(['-b'], path));
+    // Every byte of the root's total is in exactly one place: a subdirectory's line or the root's own entries.
+    const children = summary.byDir!.filter((d) => d.depth === 1).reduce((n, d) => n + d.apparentBytes, 0);
+    expect(children).toBeLessThanOrEqual(root.apparentBytes);
+  });
+
+  it('matches on a generated 22k-entry tree at depth 2', async () => {
+    const path = cachedTree({ entries: 22_200 });
+    const [b1, ours] = await Promise.all([gnuByDir(['-B1'], 2, path), direct.collect(fsDu, { path, maxDepth: 2 })]);
+    expect(new Map(ours.summary.byDir!.map((d) => [d.path, d.allocatedBytes]))).toEqual(b1);
+  }, 120_000);
+});
