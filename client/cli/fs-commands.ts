@@ -5,7 +5,7 @@ import type { Cluster } from '../cluster.js';
 import type { FindOptions } from '../fs.js';
 import { EXIT, UsageError } from './exit.js';
 import { humanSize, parseSize, parseTime, statText } from './format.js';
-import { listCommand } from './ls-command.js';
+import { listCommand, type LsFlags } from './ls-command.js';
 import { firstFailure, manyHosts, perPath, reportFailure, shownPath } from './operands.js';
 import { out, withCluster, withClusters, type GlobalOptions } from './session.js';
 import { localPath, parseFsTarget, parseTarget } from './target.js';
@@ -34,11 +34,15 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
     .option('-l, --long', 'long listing like ls -l')
     .option('-a, --all', 'include entries starting with a dot')
     .option('-h, --human', 'sizes like 4.2M (with -l)')
+    .option('-t', 'newest first (by modification time)')
+    .option('-S', 'largest first')
+    .option('-r, --reverse', 'reverse the order')
+    .option('-d, --directory', 'list directories themselves, not their contents')
     .addHelpText(
       'after',
-      "\nExamples:\n  clustrix ls -la ~\n  clustrix ls -l mycluster:/scratch/$USER\n  clustrix ls -l 'mycluster:runs/*/out.log'\n  clustrix ls --json local:/tmp | jq length",
+      "\nExamples:\n  clustrix ls -la ~\n  clustrix ls -lt mycluster:/scratch/$USER | head   # newest first\n  clustrix ls -ld 'mycluster:runs/*'\n  clustrix ls --json local:/tmp | jq length",
     )
-    .action(async (operands: string[], o: { long?: boolean; all?: boolean; human?: boolean }) => {
+    .action(async (operands: string[], o: LsFlags) => {
       const g = globals();
       process.exitCode = await withClusters(g, (get, signal) => listCommand(operands.length ? operands : ['.'], o, g, get, signal));
     });

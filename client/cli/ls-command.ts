@@ -2,7 +2,9 @@
  * `clustrix ls` with GNU ls's handling of operands: a directory is listed, a
  * file (or anything else) is named; files come first, then each directory
  * under a `path:` header when there is more than one operand, sections
- * sorted by name and separated by a blank line. Every operand is asked for
+ * sorted by name (or -t, -S, -r) and separated by a blank line; -l starts
+ * each directory with its `total`; -d names directories instead of listing
+ * them. Every operand is asked for
  * at once, so several on one host cost about one round trip.
  *
  * --json: one operand prints the array of its entries (a file: an array of
@@ -13,7 +15,7 @@ import type { DirEntry } from '../../protocol/index.js';
 import type { Cluster } from '../cluster.js';
 import { RemoteError } from '../errors.js';
 import { EXIT } from './exit.js';
-import { lsLong, shellQuoteForDisplay } from './format.js';
+import { humanSize, lsLong, shellQuoteForDisplay } from './format.js';
 import { byCodePoint, firstFailure, manyHosts, perPath, reportFailure, shownPath, type Outcome } from './operands.js';
 import { out, type ClusterFor, type GlobalOptions } from './session.js';
 
@@ -21,16 +23,37 @@ export interface LsFlags {
   long?: boolean;
   all?: boolean;
   human?: boolean;
+  /** -t: newest first. */
+  t?: boolean;
+  /** -S: largest first. */
+  S?: boolean;
+  reverse?: boolean;
+  directory?: boolean;
+}
+
+/** GNU ls's order: by name, or newest (-t) / largest (-S) first with ties by name; -r reverses it. */
+function entryOrder(o: LsFlags): (a: DirEntry, b: DirEntry) => number {
+  const key = o.S ? (e: DirEntry) => -(e.size ?? 0) : o.t ? (e: DirEntry) => -(e.mtimeMs ?? 0) : undefined;
+  const cmp = (a: DirEntry, b: DirEntry): number => (key && key(a) !== key(b) ? key(a) - key(b) : byCodePoint(a.name, b.name));
+  return o.reverse ? (a, b) => cmp(b, a) : cmp;
+}
+
+/** `total` of ls -l: the entries' allocated size in KiB (rounded up), or human-readable with -h. */
+function totalLine(entries: DirEntry[], human: boolean): string {
+  const bytes = entries.reduce((n, e) => n + (e.blocks ?? 0) * 512, 0);
+  return `total ${human ? humanSize(bytes) : Math.ceil(bytes / 1024)}`;
 }
 
 type Listed = { dir: DirEntry[] } | { file: DirEntry };
 
-/** A directory's entries, or the operand itself when it is not a directory (1 round trip, 2 for a file). */
-async function listOne(c: Cluster, path: string, stat: boolean, signal: AbortSignal): Promise<Listed> {
-  try {
-    return { dir: await c.fs.ls(path, { signal, stat }) };
-  } catch (err) {
-    if (!(err instanceof RemoteError && err.code === 'ENOTDIR')) throw err;
+/** A directory's entries, or the operand itself when it is not a directory or with -d (1 round trip, 2 for a file). */
+async function listOne(c: Cluster, path: string, stat: boolean, self: boolean, signal: AbortSignal): Promise<Listed> {
+  if (!self) {
+    try {
+      return { dir: await c.fs.ls(path, { signal, stat }) };
+    } catch (err) {
+      if (!(err instanceof RemoteError && err.code === 'ENOTDIR')) throw err;
+    }
   }
   return { file: { name: path, ...(await c.fs.lstat(path, { signal })) } };
 }
@@ -40,13 +63,15 @@ const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof
 export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptions, get: ClusterFor, signal: AbortSignal): Promise<number> {
   const qualify = manyHosts(operands);
   const results: Outcome<Listed>[] = [];
-  for await (const r of perPath(operands, get, signal, (c, path) => listOne(c, path, Boolean(o.long) || Boolean(g.json), signal), { concurrent: true })) {
+  const stat = Boolean(o.long || g.json || o.t || o.S);
+  for await (const r of perPath(operands, get, signal, (c, path) => listOne(c, path, stat, Boolean(o.directory), signal), { concurrent: true })) {
     results.push(r);
   }
   if (signal.aborted) return EXIT.INTERRUPTED;
 
   let code: number = EXIT.OK;
-  const visible = (entries: DirEntry[]) => entries.filter((e) => o.all || !e.name.startsWith('.')).sort((a, b) => byCodePoint(a.name, b.name));
+  const order = entryOrder(o);
+  const visible = (entries: DirEntry[]) => entries.filter((e) => o.all || !e.name.startsWith('.')).sort(order);
   const files: DirEntry[] = [];
   const dirs: { path: string; entries: DirEntry[] }[] = [];
   for (const r of results) {
@@ -63,8 +88,8 @@ export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptio
       dirs.push({ path: shown, entries });
     }
   }
-  files.sort((a, b) => byCodePoint(a.name, b.name));
-  dirs.sort((a, b) => byCodePoint(a.path, b.path));
+  files.sort(order);
+  dirs.sort((a, b) => (o.reverse ? byCodePoint(b.path, a.path) : byCodePoint(a.path, b.path)));
 
   if (g.json) {
     if (results.length === 1) {
@@ -90,7 +115,10 @@ export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptio
   const sections: string[][] = [];
   if (files.length) sections.push(lines(files));
   const headers = results.length > 1;
-  for (const d of dirs) sections.push(headers ? [`${d.path}:`, ...lines(d.entries)] : lines(d.entries));
+  for (const d of dirs) {
+    const body = o.long ? [totalLine(d.entries, Boolean(o.human)), ...lines(d.entries)] : lines(d.entries);
+    sections.push(headers ? [`${d.path}:`, ...body] : body);
+  }
   const text = sections.map((s) => s.join('\n')).filter((s) => s !== '');
   if (text.length) await out(text.join('\n\n') + '\n');
   return code;

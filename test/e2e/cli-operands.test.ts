@@ -5,7 +5,7 @@
  * operand is reported without stopping the others.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClusters } from '../../client/cli/session.js';
@@ -55,6 +55,18 @@ describe('CLI operands (local)', () => {
     expect(ours.code).toBe(0);
     expect(ours.stdout).toBe(theirs.stdout);
     expect(ours.stdout).toContain('d1:\nx\n');
+  });
+
+  it('ls -t, -S, -r, -d and -l (with its total line) print what GNU ls prints', () => {
+    // Distinct times and sizes, so both orders are defined without ties.
+    const names = ['a.log', 'b.log', 'c.txt'];
+    names.forEach((n, i) => utimesSync(join(dir, n), 1_700_000_000 + [30, 10, 20][i]!, 1_700_000_000 + [30, 10, 20][i]!));
+    for (const flags of [['-t'], ['-S'], ['-r'], ['-t', '-r'], ['-S', '-r'], ['-d'], ['-l'], ['-l', '-S'], ['-l', '-d']]) {
+      const ours = clustrix('ls', ...flags, 'a.log', 'b.log', 'c.txt', 'd1', 'd2');
+      expect(ours.code).toBe(0);
+      expect(ours.stdout).toBe(gnu(`ls ${flags.join(' ')} a.log b.log c.txt d1 d2`).stdout);
+    }
+    expect(clustrix('ls', '-l', 'd2').stdout).toBe(gnu('ls -l d2').stdout);
   });
 
   it('a quoted pattern is expanded the way bash expands it', () => {
