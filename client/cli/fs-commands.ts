@@ -61,7 +61,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
         const each = (c: Cluster, path: string) => (o.dereference ? c.fs.stat(path, { signal }) : c.fs.lstat(path, { signal }));
         for await (const r of perPath(operands, get, signal, each, { concurrent: true })) {
           if (signal.aborted) return EXIT.INTERRUPTED;
-          if ('error' in r) code = firstFailure(code, reportFailure(r.error));
+          if ('error' in r) code = firstFailure(code, reportFailure(r.error, r));
           else await out((g.json ? json({ path: shownPath(r, qualify), ...r.value }) : statText(shownPath(r, qualify), r.value)) + '\n');
         }
         return code;
@@ -194,7 +194,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
           for await (const r of perPath(ops, get, signal, each, { concurrent: false })) {
             if (signal.aborted) return EXIT.INTERRUPTED;
             if ('error' in r) {
-              code = firstFailure(code, reportFailure(r.error));
+              code = firstFailure(code, reportFailure(r.error, r));
               continue;
             }
             const d = r.value;
@@ -280,7 +280,7 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
         let code: number = EXIT.OK;
         for await (const r of perPath(operands, get, signal, each, { concurrent: false })) {
           if (signal.aborted) return EXIT.INTERRUPTED;
-          if ('error' in r) code = firstFailure(code, reportFailure(r.error));
+          if ('error' in r) code = firstFailure(code, reportFailure(r.error, r));
         }
         return code;
       });

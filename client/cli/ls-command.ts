@@ -76,7 +76,7 @@ export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptio
   const dirs: { path: string; entries: DirEntry[] }[] = [];
   for (const r of results) {
     if ('error' in r) {
-      code = firstFailure(code, reportFailure(r.error));
+      code = firstFailure(code, reportFailure(r.error, r));
       continue;
     }
     const shown = shownPath(r, qualify);

@@ -11,6 +11,7 @@
 import type { Cluster } from '../cluster.js';
 import { RemoteError } from '../errors.js';
 import { describeError, EXIT, exitCodeFor } from './exit.js';
+import { hostHint } from './host-hint.js';
 import type { ClusterFor } from './session.js';
 import { localPath, parseTarget } from './target.js';
 
@@ -84,9 +85,9 @@ export async function* perPath<T>(
   for (const op of operands) yield* await outcomesOf(op, get, signal, each);
 }
 
-/** Print an operand's failure the way withCluster prints a command's; its exit code. */
-export function reportFailure(err: unknown): number {
-  process.stderr.write(`clustrix: ${describeError(err)}\n`);
+/** Print an operand's failure the way withCluster prints a command's (with a hint when a bare word was meant as a host); its exit code. */
+export function reportFailure(err: unknown, where?: { host: string; path: string }): number {
+  process.stderr.write(`clustrix: ${describeError(err)}${where ? hostHint(where, err) : ''}\n`);
   return exitCodeFor(err);
 }
 

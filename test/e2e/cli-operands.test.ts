@@ -16,7 +16,15 @@ let env: LocalEnv;
 let dir: string;
 
 function clustrix(...args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, '--root', env.root, '--run-dir', env.runDir, ...args], { encoding: 'utf8', cwd: dir });
+  return clustrixEnv({}, ...args);
+}
+
+function clustrixEnv(extra: NodeJS.ProcessEnv, ...args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, '--root', env.root, '--run-dir', env.runDir, ...args], {
+    encoding: 'utf8',
+    cwd: dir,
+    env: { ...process.env, ...extra },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -140,6 +148,16 @@ describe('CLI operands (local)', () => {
     expect(clustrix('glob', '*.log').stdout).toBe('a.log\nb.log\n');
     expect(clustrix('count', 'd2').stdout).toMatch(/^4\td2\t/);
     expect(clustrix('cat', './c.txt').stdout).toBe('gamma\n');
+  });
+
+  it('a bare word that is an ssh host and no local path gets a hint', () => {
+    const config = join(dir, 'ssh_config');
+    writeFileSync(config, 'Host mycluster\n  HostName 127.0.0.1\n');
+    const r = clustrixEnv({ CLUSTRIX_SSH_CONFIG: config }, 'ls', 'mycluster', 'nothost');
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/mycluster: no such file or directory \(mycluster is a host in your ssh config: write mycluster: for its home directory/);
+    expect(r.stderr).toMatch(/nothost: no such file or directory\n/);
+    rmSync(config);
   });
 
   it('one connection per host however many operands name it', async () => {
