@@ -11,7 +11,7 @@
  * that one entry); several print one JSON line per path,
  * `{ path, entries }` or `{ path, error }`.
  */
-import type { DirEntry } from '../../protocol/index.js';
+import type { DirEntry, FileInfo } from '../../protocol/index.js';
 import type { Cluster } from '../cluster.js';
 import { RemoteError } from '../errors.js';
 import { EXIT } from './exit.js';
@@ -44,13 +44,22 @@ function totalLine(entries: DirEntry[], human: boolean): string {
   return `total ${human ? humanSize(bytes) : Math.ceil(bytes / 1024)}`;
 }
 
-type Listed = { dir: DirEntry[] } | { file: DirEntry };
+/** A directory's entries (with its own stat when -t/-S sort the directories too), or a file. */
+type Listed = { dir: DirEntry[]; self?: FileInfo } | { file: DirEntry };
 
-/** A directory's entries, or the operand itself when it is not a directory or with -d (1 round trip, 2 for a file). */
-async function listOne(c: Cluster, path: string, stat: boolean, self: boolean, signal: AbortSignal): Promise<Listed> {
+/**
+ * A directory's entries, or the operand itself when it is not a directory or
+ * with -d (1 round trip, 2 for a file). `sortByStat`: -t/-S order directory
+ * operands too, by their own stat, asked for alongside.
+ */
+async function listOne(c: Cluster, path: string, stat: boolean, self: boolean, sortByStat: boolean, signal: AbortSignal): Promise<Listed> {
   if (!self) {
     try {
-      return { dir: await c.fs.ls(path, { signal, stat }) };
+      if (!sortByStat) return { dir: await c.fs.ls(path, { signal, stat }) };
+      const own = c.fs.stat(path, { signal });
+      own.catch(() => {}); // ls's error is the one to report
+      const dir = await c.fs.ls(path, { signal, stat });
+      return { dir, self: await own };
     } catch (err) {
       if (!(err instanceof RemoteError && err.code === 'ENOTDIR')) throw err;
     }
@@ -64,7 +73,8 @@ export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptio
   const qualify = manyHosts(operands);
   const results: Outcome<Listed>[] = [];
   const stat = Boolean(o.long || g.json || o.t || o.S);
-  for await (const r of perPath(operands, get, signal, (c, path) => listOne(c, path, stat, Boolean(o.directory), signal), { concurrent: true })) {
+  const each = (c: Cluster, path: string) => listOne(c, path, stat, Boolean(o.directory), Boolean(o.t || o.S), signal);
+  for await (const r of perPath(operands, get, signal, each, { concurrent: true })) {
     results.push(r);
   }
   if (signal.aborted) return EXIT.INTERRUPTED;
@@ -73,7 +83,7 @@ export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptio
   const order = entryOrder(o);
   const visible = (entries: DirEntry[]) => entries.filter((e) => o.all || !e.name.startsWith('.')).sort(order);
   const files: DirEntry[] = [];
-  const dirs: { path: string; entries: DirEntry[] }[] = [];
+  const dirs: (DirEntry & { entries: DirEntry[] })[] = [];
   for (const r of results) {
     if ('error' in r) {
       code = firstFailure(code, reportFailure(r.error, r));
@@ -85,11 +95,11 @@ export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptio
       const entries = visible(r.value.dir);
       for (const e of entries) if (e.error) process.stderr.write(`clustrix ls: ${e.name}: ${e.error.message}\n`);
       if (entries.some((e) => e.error)) code = firstFailure(code, EXIT.FAILED);
-      dirs.push({ path: shown, entries });
+      dirs.push({ ...r.value.self, type: 'dir', name: shown, entries });
     }
   }
   files.sort(order);
-  dirs.sort((a, b) => (o.reverse ? byCodePoint(b.path, a.path) : byCodePoint(a.path, b.path)));
+  dirs.sort(order);
 
   if (g.json) {
     if (results.length === 1) {
@@ -117,7 +127,7 @@ export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptio
   const headers = results.length > 1;
   for (const d of dirs) {
     const body = o.long ? [totalLine(d.entries, Boolean(o.human)), ...lines(d.entries)] : lines(d.entries);
-    sections.push(headers ? [`${d.path}:`, ...body] : body);
+    sections.push(headers ? [`${d.name}:`, ...body] : body);
   }
   const text = sections.map((s) => s.join('\n')).filter((s) => s !== '');
   if (text.length) await out(text.join('\n\n') + '\n');

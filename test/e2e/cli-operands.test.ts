@@ -69,6 +69,9 @@ describe('CLI operands (local)', () => {
     // Distinct times and sizes, so both orders are defined without ties.
     const names = ['a.log', 'b.log', 'c.txt'];
     names.forEach((n, i) => utimesSync(join(dir, n), 1_700_000_000 + [30, 10, 20][i]!, 1_700_000_000 + [30, 10, 20][i]!));
+    // Directory operands are ordered too: d2 newer than d1, against their names.
+    utimesSync(join(dir, 'd1'), 1_700_000_005, 1_700_000_005);
+    utimesSync(join(dir, 'd2'), 1_700_000_040, 1_700_000_040);
     for (const flags of [['-t'], ['-S'], ['-r'], ['-t', '-r'], ['-S', '-r'], ['-d'], ['-l'], ['-l', '-S'], ['-l', '-d']]) {
       const ours = clustrix('ls', ...flags, 'a.log', 'b.log', 'c.txt', 'd1', 'd2');
       expect(ours.code).toBe(0);
