@@ -54,8 +54,8 @@ export function toJson(v: unknown): string {
   return text ?? 'null';
 }
 
-function options(o: FunctionFlags, signal: AbortSignal): FunctionOptions {
-  const f: FunctionOptions = { ...jobFieldsFromFlags(o), signal };
+function options(o: FunctionFlags, host: string, signal: AbortSignal): FunctionOptions {
+  const f: FunctionOptions = { ...jobFieldsFromFlags(o, host), signal };
   const sched = schedulerFlag(o);
   if (sched) f.scheduler = sched;
   if (o.external?.length) f.external = o.external;
@@ -145,7 +145,7 @@ export function registerFunctionCommands(program: Command, globals: () => Global
         return;
       }
       process.exitCode = await withCluster(parseHost(host), g, async (c: Cluster, signal) => {
-        const call = c.run(fn.module, fn.exportName, args, options(o, signal));
+        const call = c.run(fn.module, fn.exportName, args, options(o, parseHost(host), signal));
         void call.submitted.then(
           (r) => !o.quiet && process.stderr.write(`clustrix: ${describeReport(r)}\n`),
           () => {},
@@ -187,7 +187,7 @@ export function registerFunctionCommands(program: Command, globals: () => Global
         return;
       }
       process.exitCode = await withCluster(parseHost(host), g, async (c: Cluster, signal) => {
-        const mo: MapOptions = options(o, signal);
+        const mo: MapOptions = options(o, parseHost(host), signal);
         if (o.chunkSize) mo.chunkSize = o.chunkSize;
         if (o.maxConcurrent) mo.maxConcurrent = o.maxConcurrent;
         const call = c.map(fn.module, fn.exportName, items, mo);

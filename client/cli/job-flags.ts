@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { SCHEDULERS, type SchedulerName } from '../../protocol/index.js';
 import type { JobSpec } from '../jobs.js';
 import { UsageError } from './exit.js';
+import { localPath } from './target.js';
 
 export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
@@ -82,7 +83,7 @@ export function addJobFlags(cmd: Command): Command {
     .option('-d, --dependency <deps>', 'afterok:ID[:ID…][,afterany:ID…] (clustrix or scheduler ids)')
     .option('--module <name>', 'module to load (repeatable, in order)', collect)
     .option('--env <NAME=VALUE>', 'environment variable for the job (repeatable)', collect)
-    .option('-D, --chdir <dir>', 'working directory (default: home)')
+    .option('-D, --chdir <dir>', 'working directory (default: home; on local, the current directory, like sbatch)')
     .option('--directive <arg>', 'extra raw argument for sbatch/qsub/bsub (repeatable)', collect)
     .option('--scheduler <name>', `force a scheduler: ${SCHEDULERS.join(', ')}`);
 }
@@ -94,8 +95,12 @@ export function schedulerFlag(o: JobFlags): SchedulerName | undefined {
   return o.scheduler as SchedulerName;
 }
 
-/** The shared flags → the job fields they set (no command, array or outputs). */
-export function jobFieldsFromFlags(o: JobFlags): JobSpec {
+/**
+ * The shared flags → the job fields they set (no command, array or outputs).
+ * On the local host a job starts in the current directory, as sbatch's do
+ * (and a relative -D is relative to it); on a cluster, in home.
+ */
+export function jobFieldsFromFlags(o: JobFlags, host: string): JobSpec {
   const spec = {} as JobSpec;
   if (o.jobName) spec.name = o.jobName;
   const r: NonNullable<JobSpec['resources']> = {};
@@ -121,16 +126,17 @@ export function jobFieldsFromFlags(o: JobFlags): JobSpec {
       spec.env[kv.slice(0, eq)] = kv.slice(eq + 1);
     }
   }
-  if (o.chdir) spec.workdir = o.chdir;
+  if (host === 'local') spec.workdir = o.chdir ? localPath(o.chdir) : process.cwd();
+  else if (o.chdir) spec.workdir = o.chdir;
   if (o.directive?.length) spec.directives = o.directive;
   return spec;
 }
 
 /** CLI flags + trailing argv → a JobSpec (the agent validates it again). */
-export function specFromFlags(o: SubmitFlags, argv: string[]): JobSpec {
+export function specFromFlags(o: SubmitFlags, argv: string[], host: string): JobSpec {
   if (o.script && argv.length) throw new UsageError('give either --script FILE or a command after --, not both');
   if (!o.script && argv.length === 0) throw new UsageError('nothing to run: add -- COMMAND [ARGS…] or --script FILE');
-  const spec: JobSpec = { ...(o.script ? { script: readFileSync(o.script, 'utf8') } : { command: argv }), ...jobFieldsFromFlags(o) };
+  const spec: JobSpec = { ...(o.script ? { script: readFileSync(o.script, 'utf8') } : { command: argv }), ...jobFieldsFromFlags(o, host) };
   if (o.array) spec.array = o.array;
   if (o.output) spec.stdout = o.output;
   if (o.error) spec.stderr = o.error;

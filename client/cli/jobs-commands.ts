@@ -98,7 +98,7 @@ export function registerJobsCommands(program: Command, globals: () => GlobalOpti
       let spec: JobSpec;
       try {
         schedulerFlag(o);
-        spec = specFromFlags(o, argv);
+        spec = specFromFlags(o, argv, parseHost(host));
       } catch (err) {
         process.stderr.write(`clustrix submit: ${(err as Error).message}\n`);
         process.exitCode = EXIT.USAGE;

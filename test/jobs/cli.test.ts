@@ -30,6 +30,7 @@ describe('job command helpers', () => {
           output: 'o.%j',
         },
         ['python', 'train.py'],
+        'mycluster',
       ),
     ).toEqual({
       command: ['python', 'train.py'],
@@ -42,8 +43,17 @@ describe('job command helpers', () => {
       workdir: '/w',
       stdout: 'o.%j',
     });
-    expect(() => specFromFlags({}, [])).toThrow(/nothing to run/);
-    expect(() => specFromFlags({ env: ['NOEQUALS'] }, ['x'])).toThrow(/NAME=VALUE/);
+    expect(() => specFromFlags({}, [], 'mycluster')).toThrow(/nothing to run/);
+    expect(() => specFromFlags({ env: ['NOEQUALS'] }, ['x'], 'mycluster')).toThrow(/NAME=VALUE/);
+  });
+
+  it('a local job starts in the current directory (a relative -D under it), a cluster job in home unless -D', () => {
+    const cwd = process.cwd();
+    expect(specFromFlags({}, ['x'], 'local').workdir).toBe(cwd);
+    expect(specFromFlags({ chdir: 'sub' }, ['x'], 'local').workdir).toBe(`${cwd}/sub`);
+    expect(specFromFlags({ chdir: '/abs' }, ['x'], 'local').workdir).toBe('/abs');
+    expect(specFromFlags({}, ['x'], 'mycluster').workdir).toBeUndefined();
+    expect(specFromFlags({ chdir: 'sub' }, ['x'], 'mycluster').workdir).toBe('sub');
     expect(() => parseDependency('after:1')).toThrow(/afterok:ID/);
   });
 
@@ -101,5 +111,16 @@ describe('clustrix submit / jobs / logs / cancel (local scheduler)', () => {
     expect((await cli('jobs', '--state', 'cancelled')).stdout).toContain(s);
     expect((await cli('submit', 'local', '-c', 'x', '--', 'true')).code).toBe(2);
     expect((await cli('job', 'local:nosuchjob')).code).toBe(3);
+  }, 60_000);
+
+  it('a local job runs in the directory it was submitted from, like sbatch', async () => {
+    const here = mkdtempSync('/tmp/clx-jcli-cwd-');
+    const w = await run(
+      process.execPath,
+      [CLI, '--root', join(base, 'root'), '--run-dir', join(base, 'run'), 'submit', 'local', '-W', '--parsable', '--', 'pwd'],
+      { cwd: here },
+    );
+    expect((await cli('logs', w.stdout.trim())).stdout).toBe(`${here}\n`);
+    rmSync(here, { recursive: true, force: true });
   }, 60_000);
 });
