@@ -4,8 +4,8 @@
  * whichever comes first, so huge walks travel in few frames and the first
  * results of a slow walk (a hung NFS directory, say) still arrive quickly.
  *
- * What a batch looks like is up to its buffer: an array of entries (ls), or
- * columns built without an object per entry (find, glob: FindBatchWriter).
+ * What a batch looks like is up to its buffer: columns built without an
+ * object per entry (find, glob: FindBatchWriter; ls: LsBatchWriter).
  */
 import type { StreamContext } from './registry.js';
 
@@ -79,37 +79,5 @@ export class StreamBatcher<C> {
 
   get pending(): number {
     return this.buffer.length;
-  }
-}
-
-class ArrayBatch<T> implements BatchBuffer<T[]> {
-  items: T[] = [];
-  get length(): number {
-    return this.items.length;
-  }
-  take(): T[] {
-    const b = this.items;
-    this.items = [];
-    return b;
-  }
-  clear(): void {
-    this.items = [];
-  }
-}
-
-/** A batcher of plain entry arrays. */
-export class Batcher<T> extends StreamBatcher<T[]> {
-  readonly #items: ArrayBatch<T>;
-
-  constructor(ctx: StreamContext<T[]>, max?: number, flushMs?: number) {
-    const items = new ArrayBatch<T>();
-    super(ctx, items, max, flushMs);
-    this.#items = items;
-  }
-
-  /** Add one entry; see added(). */
-  push(entry: T): Promise<void> | undefined {
-    this.#items.items.push(entry);
-    return this.added();
   }
 }

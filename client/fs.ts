@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFindBatch } from '../protocol/find-batch.js';
+import { readLsBatch } from '../protocol/ls-batch.js';
 import * as m from '../protocol/methods/fs.js';
 import type { CountResult, DirEntry, DuResult, FileInfo, FindEntry, ParamsIn, PathArg, ReadSummary, WalkProgress, WalkSummary } from '../protocol/index.js';
 import type { CallOptions, Connection, RemoteStream } from './connection.js';
@@ -88,8 +89,6 @@ function entries<C, E, R>(s: RemoteStream<C, R>, decode: (c: C) => E[]): EntrySt
   };
 }
 
-const asIs = <E>(batch: E[]): E[] => batch;
-
 async function drainProgress<R>(s: RemoteStream<WalkProgress, R>, onProgress?: (p: WalkProgress) => void): Promise<R> {
   for await (const p of s) onProgress?.(p);
   return s.result;
@@ -137,7 +136,7 @@ export class FsApi {
   }
   lsStream(path: PathArg, o?: Omit<ParamsIn<typeof m.fsLs>, 'path'> & CallOptions): EntryStream<DirEntry, { count: number }> {
     const [p, call] = split(o);
-    return entries(this.#c.stream(m.fsLs, { path, ...p }, call), asIs);
+    return entries(this.#c.stream(m.fsLs, { path, ...p }, call), readLsBatch);
   }
 
   /** Walk a tree like GNU find. `for await (const e of cluster.fs.find(root, { name: '*.log' }))`. */

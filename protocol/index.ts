@@ -7,6 +7,7 @@ export * from './method.js';
 export * from './schemas.js';
 export * from './types/fs.js';
 export * from './find-batch.js';
+export * from './ls-batch.js';
 export * from './types/jobs.js';
 export * from './types/storage.js';
 export * from './types/envs.js';

@@ -3,7 +3,7 @@
  * methods; client and agent refuse each other on a mismatch (the client then
  * reinstalls the agent it bundles).
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Prefix of the single line `agent.mjs start` prints on stdout, followed by

@@ -45,22 +45,44 @@ export interface StatManyResult {
 const TYPE_INDEX: ReadonlyMap<FileType, number> = new Map(FILE_TYPES.map((t, i) => [t, i]));
 const F = STAT_MANY_FIELDS.length;
 
-/** Builds one StatManyResult of `n` slots, filled in any order. */
+/**
+ * Builds one StatManyResult of `n` slots, filled in any order. Slots past `n`
+ * grow it (fs.ls adds entries one by one): slots never set are FAILED.
+ */
 export class StatManyWriter {
-  readonly #types: Uint8Array;
+  #types: Uint8Array;
+  #n: number;
   readonly #fields: number[];
   readonly #users = new Map<number, string>();
   readonly #groups = new Map<number, string>();
   #targets: ([number, string] | [number, string, Uint8Array])[] | undefined;
   #errors: [number, WireError][] | undefined;
 
-  constructor(n: number) {
-    this.#types = new Uint8Array(n).fill(FAILED);
+  constructor(n = 0) {
+    this.#n = n;
+    this.#types = new Uint8Array(Math.max(n, 16)).fill(FAILED);
     this.#fields = new Array<number>(n * F).fill(0);
+  }
+
+  /** Slots so far. */
+  get length(): number {
+    return this.#n;
+  }
+
+  #ensure(i: number): void {
+    if (i < this.#n) return;
+    if (i >= this.#types.length) {
+      const grown = new Uint8Array(Math.max(i + 1, this.#types.length * 2)).fill(FAILED);
+      grown.set(this.#types);
+      this.#types = grown;
+    }
+    for (let k = this.#n * F; k < (i + 1) * F; k++) this.#fields.push(0);
+    this.#n = i + 1;
   }
 
   /** Slot i answered: its type and the STAT_MANY_FIELDS numbers read from `values` at `offset`. */
   set(i: number, type: FileType, values: ArrayLike<number>, offset: number): void {
+    this.#ensure(i);
     this.#types[i] = TYPE_INDEX.get(type) ?? 7;
     for (let k = 0; k < F; k++) this.#fields[i * F + k] = values[offset + k]!;
   }
@@ -70,6 +92,7 @@ export class StatManyWriter {
   }
 
   fail(i: number, error: WireError): void {
+    this.#ensure(i);
     this.#types[i] = FAILED;
     (this.#errors ??= []).push([i, error]);
   }
@@ -83,7 +106,7 @@ export class StatManyWriter {
   }
 
   result(): StatManyResult {
-    const r: StatManyResult = { types: this.#types, fields: this.#fields };
+    const r: StatManyResult = { types: this.#types.length === this.#n ? this.#types : this.#types.slice(0, this.#n), fields: this.#fields };
     if (this.#users.size) r.users = [...this.#users];
     if (this.#groups.size) r.groups = [...this.#groups];
     if (this.#targets) r.targets = this.#targets;

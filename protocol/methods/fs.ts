@@ -1,12 +1,12 @@
 /** Filesystem methods. Every one is a single round trip. */
 import * as v from 'valibot';
 import type { FindBatch } from '../find-batch.js';
+import type { LsBatch } from '../ls-batch.js';
 import { stream, unary, returns } from '../method.js';
 import { Bytes, Count, PathArg, Pattern, TimeArg } from '../schemas.js';
 import {
   FILE_TYPES,
   type CountResult,
-  type DirEntry,
   type DuResult,
   type FileInfo,
   type LsSummary,
@@ -37,7 +37,7 @@ export const fsRealpath = unary('fs.realpath', PathOnly, returns<PathResult>());
 /** readlink(2). */
 export const fsReadlink = unary('fs.readlink', PathOnly, returns<PathResult>());
 
-/** List one directory with each entry's lstat (no N+1 calls). Streams batches of entries. */
+/** List one directory with each entry's lstat (no N+1 calls). Streams batches of entries as columns (ls-batch.ts). */
 export const fsLs = stream(
   'fs.ls',
   v.object({
@@ -47,7 +47,7 @@ export const fsLs = stream(
     /** Resolve uid/gid to names (default true). */
     names: v.optional(Bool, true),
   }),
-  returns<DirEntry[]>(),
+  returns<LsBatch>(),
   returns<LsSummary>(),
 );
 

@@ -10,9 +10,12 @@ import {
   ProtocolError,
   parseParams,
   readFindBatch,
+  readLsBatch,
   type ChunkOf,
+  type DirEntry,
   type FindBatch,
   type FindEntry,
+  type LsBatch,
   type Limits,
   type ParamsIn,
   type ResultOf,
@@ -42,19 +45,27 @@ export interface Direct {
   readonly limits: Limits;
   call<M extends UnaryMethod>(m: M, params: ParamsIn<M>, controller?: AbortController): Promise<ResultOf<M>>;
   collect<M extends StreamMethod>(m: M, params: ParamsIn<M>, opts?: CollectOptions<ChunkOf<M>>): Promise<Collected<ChunkOf<M>, ResultOf<M>>>;
-  /** Concatenate the batches of a batched stream (ls; find and glob column batches decoded as the client does). */
+  /** Concatenate the batches of a batched stream (ls, find and glob column batches decoded as the client does). */
   items<M extends StreamMethod>(m: M, params: ParamsIn<M>): Promise<{ items: ItemsOf<ChunkOf<M>>; summary: ResultOf<M> }>;
   /** Simulate the connection closing: runs every ctx.onClose callback registered so far. */
   closeConnection(): void;
 }
 
 /** The entries of a batched stream's chunks. */
-export type ItemsOf<C> = C extends (infer E)[] ? E[] : C extends FindBatch ? FindEntry[] : never;
+export type ItemsOf<C> = C extends (infer E)[] ? E[] : C extends FindBatch ? FindEntry[] : C extends LsBatch ? DirEntry[] : never;
 
-/** The entries of chunks as a client sees them: arrays as they are, find/glob column batches decoded. */
+/** The entries of chunks as a client sees them: arrays as they are, find/glob and ls column batches decoded. */
 export function entriesOf(chunks: unknown[]): unknown[] {
   return chunks.flatMap((c) =>
-    Array.isArray(c) ? c : c instanceof Uint8Array || typeof c !== 'object' || c === null ? [c] : 'types' in c ? readFindBatch(c) : [c],
+    Array.isArray(c)
+      ? c
+      : c instanceof Uint8Array || typeof c !== 'object' || c === null
+        ? [c]
+        : 'prefixes' in c
+          ? readFindBatch(c)
+          : 'names' in c && 'types' in c
+            ? readLsBatch(c)
+            : [c],
   );
 }
 

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Owners } from '../../../agent/fs/index.js';
-import { fsLs, type DirEntry } from '../../../protocol/index.js';
+import { fsLs, readLsBatch, type DirEntry } from '../../../protocol/index.js';
 import { createDirect } from '../../support/direct.js';
 import { bpath, removeTree, tempDir } from '../../support/trees.js';
 import { rejectsWith } from './helpers.js';
@@ -93,7 +93,7 @@ describe('fs.ls', () => {
         },
       },
     );
-    const items = chunks.flat();
+    const items = chunks.flatMap(readLsBatch);
     expect(items).toHaveLength(300);
     expect(summary.count).toBe(300);
     const errors = items.filter((e) => e.error);
