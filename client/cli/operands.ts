@@ -45,19 +45,20 @@ export async function expandOnHost(c: Cluster, host: string, path: string, signa
 /** What the command does with one path: `path` to ask the agent about, `shown` as the user wrote it (they differ for a relative local path). */
 export type EachPath<T> = (c: Cluster, path: string, shown: string) => Promise<T>;
 
-async function outcomesOf<T>(operand: string, get: ClusterFor, signal: AbortSignal, each: EachPath<T>): Promise<Outcome<T>[]> {
+async function outcomesOf<T>(operand: string, get: ClusterFor, signal: AbortSignal, each: EachPath<T>, concurrent: boolean): Promise<Outcome<T>[]> {
   const { host, path } = parseTarget(operand);
   try {
     const c = await get(host);
     const paths = await expandOnHost(c, host, path, signal);
-    return await Promise.all(
-      paths.map((p) =>
-        each(c, host === 'local' ? localPath(p) : p, p).then(
-          (value): Outcome<T> => ({ host, path: p, value }),
-          (error: unknown): Outcome<T> => ({ host, path: p, error }),
-        ),
-      ),
-    );
+    const one = (p: string): Promise<Outcome<T>> =>
+      each(c, host === 'local' ? localPath(p) : p, p).then(
+        (value): Outcome<T> => ({ host, path: p, value }),
+        (error: unknown): Outcome<T> => ({ host, path: p, error }),
+      );
+    if (concurrent) return await Promise.all(paths.map(one));
+    const out: Outcome<T>[] = [];
+    for (const p of paths) out.push(await one(p));
+    return out;
   } catch (error) {
     return [{ host, path, error }];
   }
@@ -65,9 +66,9 @@ async function outcomesOf<T>(operand: string, get: ClusterFor, signal: AbortSign
 
 /**
  * `each` for every path of every operand, yielded in operand order. With
- * `concurrent`, every operand starts at once (calls to one host share its
- * connection and are pipelined); without, one after the other (cat streams,
- * du shows one walk's progress).
+ * `concurrent`, every path starts at once (calls to one host share its
+ * connection and are pipelined); without, one after the other, a pattern's
+ * matches too (cat streams each file whole, du shows one walk's progress).
  */
 export async function* perPath<T>(
   operands: readonly string[],
@@ -78,11 +79,11 @@ export async function* perPath<T>(
 ): AsyncGenerator<Outcome<T>> {
   if (o.concurrent) {
     // Started together; none rejects (errors are outcomes), so awaiting them in turn leaves none unhandled.
-    const all = operands.map((op) => outcomesOf(op, get, signal, each));
+    const all = operands.map((op) => outcomesOf(op, get, signal, each, true));
     for (const p of all) yield* await p;
     return;
   }
-  for (const op of operands) yield* await outcomesOf(op, get, signal, each);
+  for (const op of operands) yield* await outcomesOf(op, get, signal, each, false);
 }
 
 /** Print an operand's failure the way withCluster prints a command's (with a hint when a bare word was meant as a host); its exit code. */

@@ -140,6 +140,8 @@ describe('CLI operands (local)', () => {
     expect(r.stdout).toBe('alpha\ngamma\n');
     expect(r.stderr).toMatch(/missing: no such file or directory/);
     expect(clustrix('cat', '*.txt').stdout).toBe('gamma\n');
+    // A pattern's matches one after the other, whole: b.log is 1,500 bytes, streamed after a.log.
+    expect(clustrix('cat', '*.log').stdout).toBe(`alpha\n${'beta\n'.repeat(300)}`);
   });
 
   it('relative local paths are relative to the working directory, and find prints them as GNU find does', () => {
