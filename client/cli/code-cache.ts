@@ -18,7 +18,20 @@
  * CLUSTRIX_CODE_CACHE=off turns it off; =report prints what happened to
  * stderr at exit.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Script } from 'node:vm';
 import { clustrixCacheDir } from '../cache-dir.js';
@@ -46,16 +59,24 @@ export function codeCacheFile(dir: string, bundleHash: string): string {
 
 const myUid = (): number => process.getuid?.() ?? -1;
 
-/** The cached bytes, when the file and its directory are trusted; else undefined. */
+/**
+ * The cached bytes, when the file and its directory are trusted; else
+ * undefined. The file is checked on the descriptor it is read through
+ * (opened without following a symlink), so it cannot be swapped in between.
+ */
 export function readCodeCache(file: string, dir: string): Buffer | undefined {
   if (!ownedPrivateDir(dir)) return undefined;
+  let fd: number | undefined;
   try {
-    const st = lstatSync(file);
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const st = fstatSync(fd);
     const uid = myUid();
     if (!st.isFile() || (uid >= 0 && st.uid !== uid) || (st.mode & 0o022) !== 0) return undefined;
-    return readFileSync(file);
+    return readFileSync(fd);
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -5,7 +5,22 @@
  * happens to the cache, the command's output and exit code are the same.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -80,6 +95,17 @@ describe('CLI code cache', () => {
     chmodSync(file, 0o666);
     expect(clustrix(dir, ['--help']).report).toBe('miss, written');
     expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('a symlink in place of the cache file is not followed', () => {
+    const dir = freshDir();
+    clustrix(dir, ['--help']);
+    const code = join(dir, 'code');
+    const name = binFiles(code)[0]!;
+    renameSync(join(code, name), join(base, `elsewhere-${n}.bin`));
+    symlinkSync(join(base, `elsewhere-${n}.bin`), join(code, name));
+    expect(clustrix(dir, ['--help']).report).toBe('miss, written');
+    expect(lstatSync(join(code, name)).isFile()).toBe(true); // replaced by a file of ours
   });
 
   it('a cache dir others may enter is not read from; it is made 0700', () => {
