@@ -45,6 +45,8 @@ const SAME: Record<string, string> = {
   '-follow': '--follow',
   '-print0': '--print0',
   '-print': '',
+  // GNU's "never follow symlinks", which is what find does without -L.
+  '-P': '',
 };
 
 /**
@@ -67,6 +69,7 @@ const jsonField = (what: string) => `--json prints each entry's ${what}; filter 
 
 /** GNU predicates, actions and operators clustrix does not support → what to do instead ('' = nothing equivalent). */
 const REFUSED: Record<string, string> = {
+  '-H': 'symlinks are followed everywhere (-L) or nowhere (the default)',
   '-size': SIZE,
   '-mtime': MTIME,
   '-mmin': MTIME,

@@ -27,6 +27,13 @@ function refusal(...args: string[]): string {
   throw new Error(`no UsageError for ${args.join(' ')}`);
 }
 
+describe('gnuFindArgs: -P and -H', () => {
+  it('drops -P (never follow: the default) and refuses -H with a hint', () => {
+    expect(find('-P', '/d', '-name', 'x')).toEqual(['/d', '--name', 'x']);
+    expect(refusal('-H')).toMatch(/-H is not supported; symlinks are followed everywhere \(-L\) or nowhere/);
+  });
+});
+
 describe('gnuFindArgs: GNU spellings that mean the same', () => {
   it.each([
     [
