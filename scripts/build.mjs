@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 // CJS dependencies bundled into ESM still call require() for Node built-ins.
 const requireShim = "import { createRequire as __clxCreateRequire } from 'node:module'; const require = __clxCreateRequire(import.meta.url);";
 
@@ -42,7 +43,7 @@ async function cliBuild() {
     outfile: 'dist/cli-main.cjs',
     // import() of ssh2/esbuild becomes require(): a vm.Script has no module loader of its own.
     supported: { 'dynamic-import': false },
-    define: { 'import.meta.url': '__clxMetaUrl' },
+    define: { 'import.meta.url': '__clxMetaUrl', __CLX_VERSION__: JSON.stringify(pkg.version) },
     banner: { js: `"use strict";\nconst __clxMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
     external: ['ssh2', 'esbuild', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
   });

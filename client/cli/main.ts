@@ -16,6 +16,7 @@ import { registerJobsCommands } from './jobs-commands.js';
 import { registerMuxCommands } from './mux-commands.js';
 import { registerStorageCommands } from './storage-commands.js';
 import type { GlobalOptions } from './session.js';
+import { versionText } from './version.js';
 
 // `clustrix find … | head` closes the pipe early: that is success, not a crash.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -32,8 +33,15 @@ program
   .option('--json', 'machine-readable output (JSON; find prints JSON lines)')
   .option('--root <dir>', 'clustrix root on the target (default ~/.clustrix)')
   .option('--run-dir <dir>', 'agent run dir for socket/lock/token (default $XDG_RUNTIME_DIR/clustrix or /tmp/clustrix-$UID)')
+  .option('-V, --version', 'print the version, the protocol and the agent build this CLI installs')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
+
+// Like commander's .version(), but the text (it hashes the agent bundle) is made only when asked for.
+program.on('option:version', () => {
+  process.stdout.write(`${versionText()}\n`);
+  process.exit(EXIT.OK);
+});
 
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerFsCommands(program, globals);

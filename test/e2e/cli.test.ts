@@ -1,9 +1,11 @@
 /** The `clustrix` command line against the local agent: output, exit codes, pipes. */
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../protocol/index.js';
 import { localEnv, type LocalEnv } from '../support/local-agent.js';
 
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
@@ -57,6 +59,17 @@ describe('clustrix CLI (local)', () => {
     const r = await cli(['stat', join(dir, 'nope')]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain(join(dir, 'nope'));
+  });
+
+  it('--version names the package version, the protocol and the agent build it installs', async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+    const build = createHash('sha256')
+      .update(readFileSync(join(import.meta.dirname, '..', '..', 'dist', 'agent.mjs')))
+      .digest('hex')
+      .slice(0, 16);
+    const r = await cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`clustrix ${pkg.version} (protocol ${PROTOCOL_VERSION}, agent build ${build}, node ${process.version})\n`);
   });
 
   it('exits 2 on bad usage', async () => {
