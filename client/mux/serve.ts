@@ -34,7 +34,14 @@ export async function serveMux(o: MuxServeOptions): Promise<string> {
   };
   let up;
   try {
-    up = await sshUpstream(o.target, withSshDefaults({ root: o.root, runDir: o.runDir, clientName: 'clustrix-mux' }), log);
+    // CLUSTRIX_MUX_SPARE_MS: how long a spare channel may wait (tests shorten it).
+    const spareMs = Number(process.env.CLUSTRIX_MUX_SPARE_MS);
+    up = await sshUpstream(
+      o.target,
+      withSshDefaults({ root: o.root, runDir: o.runDir, clientName: 'clustrix-mux' }),
+      log,
+      Number.isFinite(spareMs) && spareMs > 0 ? spareMs : undefined,
+    );
   } catch (err) {
     log(`cannot connect: ${(err as Error).message}`);
     markFailed(socket, (err as Error).message);

@@ -8,11 +8,13 @@
  * agent is looked up again over the same session, which restarts it.
  *
  * One stream-local channel is kept open ahead of need, so a command does not
- * wait a round trip for its channel: taken by the next client while younger
- * than SPARE_MAX_MS (the agent's HTTP server drops a connection that sends
- * no request for a minute), then replaced. It is not a session for the
- * agent (no upgrade yet), so it does not keep the agent from idling out;
- * when the agent exits it closes and is dropped.
+ * wait a round trip for its channel: taken by the next client, then replaced;
+ * one nobody took is replaced before it is SPARE_MAX_MS old (the agent's
+ * HTTP server drops a connection that sends no request for a minute), so a
+ * command minutes after the last one finds a fresh one too. It is not a
+ * session for the agent (no upgrade yet), so it does not keep the agent from
+ * idling out; when the agent exits it closes and is dropped, and no other is
+ * opened until the next command.
  */
 import { agentBundle } from '../agent-bundle.js';
 import { agentPlace, startRemoteAgent, type RemoteAgentInfo } from '../ssh/agent-start.js';
@@ -21,8 +23,8 @@ import type { RemoteOptions } from '../ssh/remote.js';
 import { openTunnel, type Tunnel, type TunnelState } from '../ssh/tunnel.js';
 import type { MuxTunnel, MuxUpstream } from './server.js';
 
-/** A spare channel older than this is closed instead of used. */
-const SPARE_MAX_MS = 30_000;
+/** A spare channel older than this is closed instead of used; an unused one is replaced at 80% of it. */
+export const SPARE_MAX_MS = 30_000;
 
 interface Spare {
   tunnel: Tunnel;
@@ -31,9 +33,11 @@ interface Spare {
   at: number;
   /** Drops it from `spare` when the agent closes it. */
   gone: () => void;
+  /** Replaces it before it gets too old. */
+  renew: NodeJS.Timeout;
 }
 
-export async function sshUpstream(target: string, opts: RemoteOptions, log?: (line: string) => void): Promise<MuxUpstream> {
+export async function sshUpstream(target: string, opts: RemoteOptions, log?: (line: string) => void, spareMaxMs = SPARE_MAX_MS): Promise<MuxUpstream> {
   const ssh = await openSsh(target, opts);
   const build = agentBundle().build;
   const start = (): Promise<RemoteAgentInfo> => startRemoteAgent(ssh.client, { ...opts, install: 'never', allowWarm: true });
@@ -59,11 +63,18 @@ export async function sshUpstream(target: string, opts: RemoteOptions, log?: (li
     const { token, pid, socket, runDir, root } = to;
     return { stream: t.stream, agent: { token, build: to.build, pid, socket, runDir, root, tunnel: t.kind } };
   };
-  const drop = (s: Spare | null) => s?.tunnel.stream.destroy();
+  const drop = (s: Spare | null) => {
+    if (!s) return;
+    clearTimeout(s.renew);
+    s.tunnel.stream.destroy();
+  };
   const takeSpare = (): Spare | null => {
     const s = spare;
     spare = null;
-    if (s && !s.tunnel.stream.destroyed && s.info === info && Date.now() - s.at < SPARE_MAX_MS) return s;
+    if (s && !s.tunnel.stream.destroyed && s.info === info && Date.now() - s.at < spareMaxMs) {
+      clearTimeout(s.renew);
+      return s;
+    }
     drop(s);
     return null;
   };
@@ -80,8 +91,15 @@ export async function sshUpstream(target: string, opts: RemoteOptions, log?: (li
           info: to,
           at: Date.now(),
           gone: () => {
+            clearTimeout(s.renew);
             if (spare === s) spare = null;
           },
+          renew: setTimeout(() => {
+            if (spare !== s) return;
+            spare = null;
+            drop(s);
+            refill();
+          }, spareMaxMs * 0.8).unref(),
         };
         t.stream.once('close', s.gone);
         t.stream.on('error', s.gone);

@@ -92,6 +92,28 @@ describeSsh('ssh e2e: persistent connections (mux)', () => {
     expect(failed.stderr).toMatch(/auth/i);
   });
 
+  it('keeps a fresh spare channel: a command long after the last one does not wait for its channel either', async () => {
+    // Spares live 1 s here (30 s by default): an unused one is replaced before it is too old to use.
+    const env = { CLUSTRIX_MUX_SPARE_MS: '1000' };
+    expect(cli(['stat', `${host}:${file}`], env)).toMatchObject({ code: 0 });
+    const m = await waitForMux();
+    const muxLog = () => {
+      const name = readdirSync(join(local, 'run', 'mux')).find((f) => f.endsWith('.log'))!;
+      return readFileSync(join(local, 'run', 'mux', name), 'utf8');
+    };
+    // Three spare lifetimes with no command: each spare was replaced by a younger one.
+    await new Promise((r) => setTimeout(r, 3000));
+    const before = (muxLog().match(/channel: spare/g) ?? []).length;
+    expect(cli(['stat', `${host}:${file}`], { ...env, CLUSTRIX_SSH_CONFIG: noAuth })).toMatchObject({ code: 0 });
+    const lines = muxLog()
+      .split('\n')
+      .filter((l) => /channel: /.test(l));
+    expect(lines.at(-1)).toMatch(/channel: spare/);
+    expect((muxLog().match(/channel: spare/g) ?? []).length).toBe(before + 1);
+    expect(cli(['mux', 'stop', host])).toMatchObject({ code: 0 });
+    await expect.poll(() => alive(m.pid), { timeout: 10_000, interval: 50 }).toBe(false);
+  });
+
   it('exits by itself when idle, and is not started when persistence is off', async () => {
     expect(cli(['stat', `${host}:${file}`], { CLUSTRIX_PERSIST_MS: '0' })).toMatchObject({ code: 0 });
     expect(cli(['stat', `${host}:${file}`], { CLUSTRIX_PERSIST_MS: '0' })).toMatchObject({ code: 0 });
