@@ -10,18 +10,24 @@
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { answerUpgrade, type ReadySession } from './ready-session.js';
 import { parseRequest, readLine, type MuxAgent, type MuxReply } from './wire.js';
 
 /** A channel to the agent and what a client needs to say hello on it. */
 export interface MuxTunnel {
   stream: Duplex;
   agent: MuxAgent;
+  /** Set when `stream` is a session upgraded ahead (ready-session.ts): the mux answers the client's upgrade itself. */
+  ready?: ReadySession;
 }
 
 /** Whatever reaches the agent: an SSH session in the real mux (ssh-upstream.ts), a local agent in tests. */
 export interface MuxUpstream {
-  /** A fresh byte stream to the agent; `refresh`: ask again which agent runs (the client's token was refused). */
-  open(refresh: boolean): Promise<MuxTunnel>;
+  /**
+   * A fresh byte stream to the agent; `refresh`: ask again which agent runs (the client's token was refused);
+   * `plain`: not a session upgraded ahead (the client's own upgrade request goes through).
+   */
+  open(refresh: boolean, plain?: boolean): Promise<MuxTunnel>;
   /** Called once if the upstream dies for good (SSH lost). */
   onLost(fn: (why: string) => void): void;
   close(): void;
@@ -133,15 +139,37 @@ export class MuxServer {
     }
     this.opened++;
     reply({ ok: true, agent: t.agent });
+    let stream = t.stream;
+    if (t.ready) {
+      stream.on('error', () => {});
+      const r = await answerUpgrade(s, t.ready, REQUEST_MS);
+      if (r.taken) {
+        // The agent's welcome, read while the session waited, goes first.
+        const early = t.ready.take();
+        if (early.length) s.write(early);
+      } else {
+        // Not an upgrade this session can answer: the client's request goes to the agent as it is, on a plain channel.
+        t.stream.destroy();
+        if (r.head === null || s.destroyed || this.#closing) return void s.destroy();
+        try {
+          stream = (await this.#up.open(false, true)).stream;
+        } catch (err) {
+          this.#opts.log?.(`channel to the agent failed: ${(err as Error).message}`);
+          return void s.destroy();
+        }
+        stream.write(r.head);
+      }
+    }
     const end = () => {
       s.destroy();
-      t.stream.destroy();
+      stream.destroy();
     };
-    t.stream.on('error', end);
-    t.stream.once('close', end);
+    stream.on('error', end);
+    stream.once('close', end);
     s.once('close', end);
-    s.pipe(t.stream);
-    t.stream.pipe(s);
+    if (s.destroyed || stream.destroyed) return end();
+    s.pipe(stream);
+    stream.pipe(s);
   }
 }
 

@@ -15,19 +15,30 @@
  * session for the agent (no upgrade yet), so it does not keep the agent from
  * idling out; when the agent exits it closes and is dropped, and no other is
  * opened until the next command.
+ *
+ * While commands come within SPARE_MAX_MS of each other (a script, a shell
+ * loop), the spare is upgraded ahead too (ready-session.ts): the next
+ * command then waits one more round trip less. Such a spare is an agent
+ * session, so once commands stop it is replaced by a plain one, and the
+ * agent idles out as before.
  */
 import { agentBundle } from '../agent-bundle.js';
 import { agentPlace, startRemoteAgent, type RemoteAgentInfo } from '../ssh/agent-start.js';
 import { openSsh } from '../ssh/connect.js';
 import type { RemoteOptions } from '../ssh/remote.js';
 import { openTunnel, type Tunnel, type TunnelState } from '../ssh/tunnel.js';
+import { upgradeAhead, type ReadySession } from './ready-session.js';
 import type { MuxTunnel, MuxUpstream } from './server.js';
 
 /** A spare channel older than this is closed instead of used; an unused one is replaced at 80% of it. */
 export const SPARE_MAX_MS = 30_000;
+/** How long the agent may take to answer an upgrade made ahead. */
+const UPGRADE_MS = 10_000;
 
 interface Spare {
   tunnel: Tunnel;
+  /** Upgraded ahead (a burst of commands is under way). */
+  ready: ReadySession | undefined;
   /** The agent it leads to (a restarted agent means a new socket and token). */
   info: RemoteAgentInfo;
   at: number;
@@ -52,6 +63,8 @@ export async function sshUpstream(target: string, opts: RemoteOptions, log?: (li
   let closed = false;
   let spare: Spare | null = null;
   let filling = false;
+  /** When a command last took a channel (the spawning command has just run). */
+  let lastUse = Date.now();
 
   const openChannel = async (to: RemoteAgentInfo): Promise<Tunnel> => {
     const place = { ...agentPlace(opts, build), root: to.root, runDir: to.runDir, socket: to.socket };
@@ -59,9 +72,11 @@ export async function sshUpstream(target: string, opts: RemoteOptions, log?: (li
     if (t.streamLocalError) state.streamLocalRefused = true;
     return t;
   };
-  const asMux = (t: Tunnel, to: RemoteAgentInfo): MuxTunnel => {
+  const asMux = (t: Tunnel, to: RemoteAgentInfo, ready?: ReadySession): MuxTunnel => {
     const { token, pid, socket, runDir, root } = to;
-    return { stream: t.stream, agent: { token, build: to.build, pid, socket, runDir, root, tunnel: t.kind } };
+    const m: MuxTunnel = { stream: t.stream, agent: { token, build: to.build, pid, socket, runDir, root, tunnel: t.kind } };
+    if (ready) m.ready = ready;
+    return m;
   };
   const drop = (s: Spare | null) => {
     if (!s) return;
@@ -71,7 +86,7 @@ export async function sshUpstream(target: string, opts: RemoteOptions, log?: (li
   const takeSpare = (): Spare | null => {
     const s = spare;
     spare = null;
-    if (s && !s.tunnel.stream.destroyed && s.info === info && Date.now() - s.at < spareMaxMs) {
+    if (s && !s.tunnel.stream.destroyed && s.info === info && Date.now() - s.at < spareMaxMs && (!s.ready || s.ready.alive())) {
       clearTimeout(s.renew);
       return s;
     }
@@ -83,11 +98,23 @@ export async function sshUpstream(target: string, opts: RemoteOptions, log?: (li
     if (filling || closed || spare || state.streamLocalRefused) return;
     filling = true;
     const to = info;
+    const upgrade = Date.now() - lastUse < spareMaxMs;
     openChannel(to)
-      .then((t) => {
+      .then(async (t) => {
         if (closed || t.kind !== 'stream-local' || to !== info) return void t.stream.destroy();
+        let ready: ReadySession | undefined;
+        if (upgrade) {
+          try {
+            ready = await upgradeAhead(t.stream, to.token, 'clustrix-cli', UPGRADE_MS);
+          } catch (err) {
+            t.stream.destroy();
+            throw err;
+          }
+          if (closed || to !== info) return void t.stream.destroy();
+        }
         const s: Spare = {
           tunnel: t,
+          ready,
           info: to,
           at: Date.now(),
           gone: () => {
@@ -118,19 +145,20 @@ export async function sshUpstream(target: string, opts: RemoteOptions, log?: (li
   refill(); // ready for the first command through the mux
 
   return {
-    async open(refresh) {
+    async open(refresh, plain) {
+      lastUse = Date.now();
       if (refresh) {
         drop(takeSpare());
         info = await start();
         return fresh();
       }
-      const s = takeSpare();
+      const s = plain ? null : takeSpare();
       if (s) {
         s.tunnel.stream.off('close', s.gone);
         s.tunnel.stream.off('error', s.gone);
-        log?.('channel: spare');
+        log?.(s.ready ? 'channel: spare, upgraded ahead' : 'channel: spare');
         refill();
-        return asMux(s.tunnel, s.info);
+        return asMux(s.tunnel, s.info, s.ready);
       }
       log?.('channel: opened');
       try {

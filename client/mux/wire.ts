@@ -60,29 +60,43 @@ export function parseReply(line: string): MuxReply | null {
  * stream as if the line had never been there. null: closed, too long, or no
  * line within `timeoutMs`.
  */
-export function readLine(s: Duplex, timeoutMs: number): Promise<string | null> {
+export async function readLine(s: Duplex, timeoutMs: number): Promise<string | null> {
+  const b = await readUntil(s, NEWLINE, MAX_LINE, timeoutMs);
+  return b === null ? null : b.subarray(0, b.length - 1).toString('utf8');
+}
+
+const NEWLINE = Buffer.from('\n');
+
+/**
+ * The bytes up to and including `end`, read without putting the stream in
+ * flowing mode; whatever came after is given back to the stream. null:
+ * closed, more than `max` bytes without `end`, or nothing within `timeoutMs`.
+ */
+export function readUntil(s: Duplex, end: Buffer, max: number, timeoutMs: number): Promise<Buffer | null> {
   return new Promise((resolve) => {
     let buf: Buffer = Buffer.alloc(0);
-    const done = (line: string | null) => {
+    const done = (got: Buffer | null) => {
       clearTimeout(timer);
       s.off('readable', onReadable);
       s.off('close', onClose);
       s.off('error', onClose);
-      resolve(line);
+      resolve(got);
     };
     const onClose = () => done(null);
     const onReadable = () => {
       let chunk: Buffer | null;
       while ((chunk = s.read() as Buffer | null) !== null) {
+        // Search from just before the new chunk: `end` may straddle two chunks.
+        const from = Math.max(0, buf.length - end.length + 1);
         buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-        const nl = buf.indexOf(10);
-        if (nl >= 0) {
-          const rest = buf.subarray(nl + 1);
-          done(buf.subarray(0, nl).toString('utf8'));
+        const at = buf.indexOf(end, from);
+        if (at >= 0) {
+          const rest = buf.subarray(at + end.length);
+          done(buf.subarray(0, at + end.length));
           if (rest.length) s.unshift(rest);
           return;
         }
-        if (buf.length > MAX_LINE) return done(null);
+        if (buf.length > max) return done(null);
       }
     };
     const timer = setTimeout(() => done(null), timeoutMs);

@@ -92,7 +92,7 @@ describeSsh('ssh e2e: persistent connections (mux)', () => {
     expect(failed.stderr).toMatch(/auth/i);
   });
 
-  it('keeps a fresh spare channel: a command long after the last one does not wait for its channel either', async () => {
+  it('keeps a fresh spare channel (upgraded ahead during a burst): a command long after the last one does not wait for its channel either', async () => {
     // Spares live 1 s here (30 s by default): an unused one is replaced before it is too old to use.
     const env = { CLUSTRIX_MUX_SPARE_MS: '1000' };
     expect(cli(['stat', `${host}:${file}`], env)).toMatchObject({ code: 0 });
