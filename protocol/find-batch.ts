@@ -17,6 +17,7 @@
  * shape first (a malformed batch is a protocol error, not a crash later).
  */
 import { ProtocolError, type WireError } from './errors.js';
+import { growFor, indexedPairs, isBytes, typeIndex } from './columns.js';
 import { isRecord } from './json-record.js';
 import { FILE_TYPES, type FileInfo, type FileType, type FindEntry } from './types/fs.js';
 
@@ -42,8 +43,6 @@ export interface FindBatch {
   /** With `stat: true`: per entry its stat fields, null for error entries. */
   stat?: (EntryStat | null)[];
 }
-
-const TYPE_INDEX: ReadonlyMap<FileType, number> = new Map(FILE_TYPES.map((t, i) => [t, i]));
 
 /** Builds one FindBatch at a time. */
 export class FindBatchWriter {
@@ -75,12 +74,8 @@ export class FindBatchWriter {
     }
     this.#dirs.push(this.#prefixes.length - 1);
     this.#names.push(name);
-    if (i === this.#types.length) {
-      const grown = new Uint8Array(i * 2);
-      grown.set(this.#types);
-      this.#types = grown;
-    }
-    this.#types[i] = TYPE_INDEX.get(type) ?? 7;
+    this.#types = growFor(this.#types, i);
+    this.#types[i] = typeIndex(type);
     this.#depths.push(depth);
     if (raw !== undefined) (this.#raw ??= []).push([i, raw]);
     if (error !== undefined) (this.#errors ??= []).push([i, error]);
@@ -130,14 +125,9 @@ function bad(what: string): never {
 }
 
 function indexed<T>(v: unknown, n: number, field: string, ok: (x: unknown) => x is T): [number, T][] {
-  if (!Array.isArray(v)) bad(`"${field}" must be an array of [index, value] pairs`);
-  for (const p of v) {
-    if (!Array.isArray(p) || p.length !== 2 || !Number.isInteger(p[0]) || p[0] < 0 || p[0] >= n || !ok(p[1])) bad(`"${field}" has a bad pair`);
-  }
-  return v as [number, T][];
+  return indexedPairs(v, n, field, ok, bad);
 }
 
-const isBytes = (x: unknown): x is Uint8Array => x instanceof Uint8Array;
 const isWireError = (x: unknown): x is WireError => isRecord(x) && typeof x.code === 'string' && typeof x.message === 'string';
 
 /** The entries of a batch, in order. Throws ProtocolError when the batch is malformed. */

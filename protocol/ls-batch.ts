@@ -15,6 +15,7 @@
  * a protocol error, not a crash later).
  */
 import { ProtocolError } from './errors.js';
+import { growFor, indexedPairs, isBytes, typeIndex } from './columns.js';
 import { isRecord } from './json-record.js';
 import { readStatMany, StatManyWriter, type StatManyResult } from './methods/fs-batch.js';
 import { FILE_TYPES, type DirEntry, type FileType } from './types/fs.js';
@@ -30,8 +31,6 @@ export interface LsBatch {
   /** With stat: the entries' lstat as fs.statMany answers it; a failed slot is that entry's error. */
   stat?: StatManyResult;
 }
-
-const TYPE_INDEX: ReadonlyMap<FileType, number> = new Map(FILE_TYPES.map((t, i) => [t, i]));
 
 /** Builds one LsBatch at a time. */
 export class LsBatchWriter {
@@ -55,12 +54,8 @@ export class LsBatchWriter {
   add(name: string, type: FileType, raw?: Uint8Array): number {
     const i = this.#names.length;
     this.#names.push(name);
-    if (i === this.#types.length) {
-      const grown = new Uint8Array(i * 2);
-      grown.set(this.#types);
-      this.#types = grown;
-    }
-    this.#types[i] = TYPE_INDEX.get(type) ?? 7;
+    this.#types = growFor(this.#types, i);
+    this.#types[i] = typeIndex(type);
     if (raw !== undefined) (this.#raw ??= []).push([i, raw]);
     return i;
   }
@@ -111,13 +106,7 @@ export function readLsBatch(b: unknown): DirEntry[] {
     if (type === undefined) bad(`entry ${i} has an unknown type ${types[i]}`);
     out[i] = { name: names[i]!, type };
   }
-  if (b.raw !== undefined) {
-    if (!Array.isArray(b.raw)) bad('"raw" must be an array of [index, bytes] pairs');
-    for (const p of b.raw as unknown[]) {
-      if (!Array.isArray(p) || p.length !== 2 || !Number.isInteger(p[0]) || p[0] < 0 || p[0] >= n || !(p[1] instanceof Uint8Array)) bad('"raw" has a bad pair');
-      out[p[0] as number]!.raw = p[1];
-    }
-  }
+  if (b.raw !== undefined) for (const [k, raw] of indexedPairs(b.raw, n, 'raw', isBytes, bad)) out[k]!.raw = raw;
   if (b.stat !== undefined) {
     let items;
     try {

@@ -128,3 +128,6 @@ export function parseTime(s: string, now = Date.now()): number {
   if (Number.isNaN(t)) throw new Error(`invalid time "${s}" (use an ISO date, epoch ms, or an age like 30m, 2h, 7d)`);
   return t;
 }
+
+/** --json output: bytes (raw names, targets) as base64. */
+export const json = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString('base64') : x));

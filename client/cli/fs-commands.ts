@@ -4,7 +4,7 @@ import type { FileType, FindEntry } from '../../protocol/index.js';
 import type { Cluster } from '../cluster.js';
 import type { FindOptions } from '../fs.js';
 import { EXIT, UsageError } from './exit.js';
-import { humanSize, parseSize, parseTime, statText } from './format.js';
+import { humanSize, json, parseSize, parseTime, statText } from './format.js';
 import { listCommand, type LsFlags } from './ls-command.js';
 import { firstFailure, manyHosts, perPath, reportFailure, shownPath } from './operands.js';
 import { out, withCluster, withClusters, type GlobalOptions } from './session.js';
@@ -23,8 +23,6 @@ function int(name: string) {
     return n;
   };
 }
-
-const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString('base64') : x));
 
 export function registerFsCommands(program: Command, globals: () => GlobalOptions): void {
   program

@@ -15,7 +15,7 @@ import type { DirEntry, FileInfo } from '../../protocol/index.js';
 import type { Cluster } from '../cluster.js';
 import { RemoteError } from '../errors.js';
 import { EXIT } from './exit.js';
-import { humanSize, lsLong, shellQuoteForDisplay } from './format.js';
+import { humanSize, json, lsLong, shellQuoteForDisplay } from './format.js';
 import { byCodePoint, firstFailure, manyHosts, perPath, reportFailure, shownPath, type Outcome } from './operands.js';
 import { out, type ClusterFor, type GlobalOptions } from './session.js';
 
@@ -66,8 +66,6 @@ async function listOne(c: Cluster, path: string, stat: boolean, self: boolean, s
   }
   return { file: { name: path, ...(await c.fs.lstat(path, { signal })) } };
 }
-
-const json = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString('base64') : x));
 
 export async function listCommand(operands: string[], o: LsFlags, g: GlobalOptions, get: ClusterFor, signal: AbortSignal): Promise<number> {
   const qualify = manyHosts(operands);

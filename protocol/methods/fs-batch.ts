@@ -9,6 +9,7 @@
  * one FileInfo or error per path. Pure data, no I/O.
  */
 import * as v from 'valibot';
+import { growFor, typeIndex } from '../columns.js';
 import { ProtocolError, type WireError } from '../errors.js';
 import { unary, returns } from '../method.js';
 import { PathArg } from '../schemas.js';
@@ -42,7 +43,6 @@ export interface StatManyResult {
   errors?: [number, WireError][];
 }
 
-const TYPE_INDEX: ReadonlyMap<FileType, number> = new Map(FILE_TYPES.map((t, i) => [t, i]));
 const F = STAT_MANY_FIELDS.length;
 
 /**
@@ -50,7 +50,7 @@ const F = STAT_MANY_FIELDS.length;
  * grow it (fs.ls adds entries one by one): slots never set are FAILED.
  */
 export class StatManyWriter {
-  #types: Uint8Array;
+  #types: Uint8Array<ArrayBuffer>;
   #n: number;
   readonly #fields: number[];
   readonly #users = new Map<number, string>();
@@ -71,11 +71,7 @@ export class StatManyWriter {
 
   #ensure(i: number): void {
     if (i < this.#n) return;
-    if (i >= this.#types.length) {
-      const grown = new Uint8Array(Math.max(i + 1, this.#types.length * 2)).fill(FAILED);
-      grown.set(this.#types);
-      this.#types = grown;
-    }
+    this.#types = growFor(this.#types, i, FAILED);
     for (let k = this.#n * F; k < (i + 1) * F; k++) this.#fields.push(0);
     this.#n = i + 1;
   }
@@ -83,7 +79,7 @@ export class StatManyWriter {
   /** Slot i answered: its type and the STAT_MANY_FIELDS numbers read from `values` at `offset`. */
   set(i: number, type: FileType, values: ArrayLike<number>, offset: number): void {
     this.#ensure(i);
-    this.#types[i] = TYPE_INDEX.get(type) ?? 7;
+    this.#types[i] = typeIndex(type);
     for (let k = 0; k < F; k++) this.#fields[i * F + k] = values[offset + k]!;
   }
 
