@@ -89,19 +89,29 @@ describe('fs threads', () => {
     expect(p.size).toBeLessThanOrEqual(2);
   });
 
-  it('start a second thread only when the busy one has been busy for slowMs', async () => {
-    const dirs = Array.from({ length: 6 }, () => join(home, 'd'));
-    const patient = pool({ slowMs: 60_000 });
-    await Promise.all(dirs.map((d) => patient.readdir([d], [false])));
-    expect(patient.size).toBe(1);
-    const eager = pool({ slowMs: 0, maxThreads: 3 });
-    await Promise.all(dirs.map((d) => eager.readdir([d], [false])));
+  it('keep a backlog one pipeline deep on one thread, spread a deeper one over `parallel` threads, and no more while none is slow', async () => {
+    const jobs = (p: FsThreads, n: number) => Promise.all(Array.from({ length: n }, () => p.readdir([join(home, 'd')], [false])));
+    const small = pool({ slowMs: 60_000 });
+    await jobs(small, 4);
+    expect(small.size).toBe(1);
+    const big = pool({ slowMs: 60_000 });
+    const answers = await jobs(big, 40);
+    expect(answers.every(([r]) => r !== undefined && 'names' in r)).toBe(true);
+    expect(big.size).toBe(2);
+    const one = pool({ slowMs: 60_000, parallel: 1 });
+    await jobs(one, 40);
+    expect(one.size).toBe(1);
+  });
+
+  it('start more threads than `parallel` only when the busy ones have been busy for slowMs', async () => {
+    const eager = pool({ slowMs: 0, maxThreads: 3, parallel: 1 });
+    await Promise.all(Array.from({ length: 6 }, () => eager.readdir([join(home, 'd')], [false])));
     expect(eager.size).toBeGreaterThan(1);
     expect(eager.size).toBeLessThanOrEqual(3);
   });
 
   it('drop a job cancelled while it waits, and let idle threads exit', async () => {
-    const p = pool({ idleMs: 10, slowMs: 60_000 });
+    const p = pool({ idleMs: 10, slowMs: 60_000, parallel: 1 });
     const ac = new AbortController();
     // One thread, four jobs outstanding on it: the fifth waits in the queue.
     const sent = Array.from({ length: 4 }, () => p.readdir([join(home, 'd')], [false]));
