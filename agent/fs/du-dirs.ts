@@ -51,6 +51,13 @@ export class DirTotals {
     b.allocatedBytes += allocated;
   }
 
+  /** Entries at `depth` below the directory with this prefix, counted together (their sizes summed). */
+  addFolded(prefix: string, depth: number, apparent: number, allocated: number): void {
+    const b = this.#bucketOf(prefix, depth - 1);
+    b.apparentBytes += apparent;
+    b.allocatedBytes += allocated;
+  }
+
   #bucket(path: string, raw: Buffer | undefined, depth: number, parent: Bucket | undefined): Bucket {
     if (this.#buckets.size >= DU_MAX_DIRS) {
       throw new ProtocolError('TOO_LARGE', `fs.du: more than ${DU_MAX_DIRS} directories within maxDepth ${this.#maxDepth}; ask for a smaller depth`);

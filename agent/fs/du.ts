@@ -10,6 +10,10 @@
  * - an unreadable directory still counts its own size; the error is counted
  *   and the first few kept, and the walk goes on;
  * - with maxDepth, every directory down to it gets its own total (du-dirs.ts).
+ *
+ * Files with one link never reach the event loop one by one: the fs thread
+ * sums them per directory (walk's onFolded); only directories, hard links
+ * and errors come back as entries.
  */
 import { fsDu, type DuResult, type FindEntry } from '../../protocol/index.js';
 import type { Registry } from '../registry.js';
@@ -60,6 +64,15 @@ export function registerDu(registry: Registry, deps: FsDeps): void {
             return Promise.reject(err); // the walk's way to fail (a throw here would escape it)
           }
         }
+      },
+      // Files with one link, summed per directory on the fs thread (nothing to look up in `seen`).
+      onFolded(prefix, depth, [files, symlinks, other, apparent, allocated]) {
+        r.files += files;
+        r.symlinks += symlinks;
+        r.other += other;
+        r.apparentBytes += apparent;
+        r.allocatedBytes += allocated;
+        byDir?.addFolded(prefix, depth, apparent, allocated);
       },
       onError(e) {
         r.errors++;

@@ -9,7 +9,7 @@
  *
  * Jobs and answers (one answer per job, in order):
  *
- *   { op: 'readdir', dirs: (string|Uint8Array)[], bytes: boolean[], stat: 0|1|2 }
+ *   { op: 'readdir', dirs: (string|Uint8Array)[], bytes: boolean[], stat: 0|1|2, fold: boolean }
  *     → { dirs: ({ names: string, types, ...stats } | { raw: Uint8Array[], types, ...stats } | { err })[] }
  *       names joined by NUL (no name contains one); `raw` when asked for bytes
  *       or when a name did not decode as UTF-8 (it held U+FFFD). With `stat`
@@ -17,6 +17,12 @@
  *       stat'ed in the same pass: `st`/`errs` as in a stat answer, one slot
  *       per entry (a walk that stats everything saves a second job and the
  *       trip of every path to this thread and back).
+ *       `fold` (du, with stat): every entry that is not a directory, has one
+ *       link and was stat'ed without error is left out and added into `sum`
+ *       = [files, symlinks, other, apparentBytes, allocatedBytes]; the rest
+ *       (directories, hard links, errors) come back as entries. A du walk
+ *       then sends the event loop one small answer per directory, not a
+ *       stat per file.
  *   { op: 'stat', paths, follow, dangling, links }
  *     → { st: Float64Array (STAT_FIELDS per path), errs?: (err|null)[], targets?: (Uint8Array|null)[] }
  *       `dangling`: a stat that fails with ENOENT falls back to lstat (find -L
@@ -31,7 +37,7 @@ export const FS_THREAD_CODE = String.raw`
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const F = 11;
-const S_IFMT = 0o170000, S_IFLNK = 0o120000;
+const S_IFMT = 0o170000, S_IFLNK = 0o120000, S_IFDIR = 0o040000, S_IFREG = 0o100000;
 const NOENT = { throwIfNoEntry: false };
 const STRINGS = { withFileTypes: true };
 const BUFFERS = { withFileTypes: true, encoding: 'buffer' };
@@ -51,7 +57,7 @@ function errOf(e, syscall) {
   return [e && typeof e.code === 'string' ? e.code : 'EIO', e && e.message ? String(e.message) : String(e), syscall];
 }
 
-function readOne(dir, bytes, stat) {
+function readOne(dir, bytes, stat, fold) {
   try {
     if (!bytes) {
       const ents = fs.readdirSync(dir, STRINGS);
@@ -66,8 +72,9 @@ function readOne(dir, bytes, stat) {
         if (!lossy && e.name.indexOf('\uFFFD') !== -1) lossy = true;
       }
       if (!lossy) {
-        const out = { names: names.join('\0'), types };
-        if (stat) statChildren(out, dir, names, stat);
+        const out = { names, types };
+        if (stat) statChildren(out, dir, names, stat, fold);
+        out.names = out.names.join('\0');
         return out;
       }
     }
@@ -80,16 +87,48 @@ function readOne(dir, bytes, stat) {
       types[i] = typeOf(ents[i]);
     }
     const out = { raw, types };
-    if (stat) statChildren(out, dir, raw, stat);
+    if (stat) statChildren(out, dir, raw, stat, fold);
     return out;
   } catch (e) {
     return { err: errOf(e, 'opendir') };
   }
 }
 
+// Leave out (and sum) what du needs no more of: see 'fold' above. out.names is still an array here.
+function foldChildren(out) {
+  const st = out.st, errs = out.errs, n = out.types.length;
+  const list = out.names !== undefined ? out.names : out.raw;
+  let files = 0, symlinks = 0, other = 0, apparent = 0, allocated = 0, k = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * F;
+    const fmt = st[o] & S_IFMT;
+    if ((errs !== null && errs[i] !== null) || fmt === S_IFDIR || st[o + 1] > 1) {
+      if (k !== i) {
+        list[k] = list[i];
+        out.types[k] = out.types[i];
+        st.copyWithin(k * F, o, o + F);
+        if (errs !== null) errs[k] = errs[i];
+      }
+      k++;
+      continue;
+    }
+    if (fmt === S_IFREG) files++;
+    else if (fmt === S_IFLNK) symlinks++;
+    else other++;
+    apparent += st[o + 4];
+    allocated += st[o + 5] * 512;
+  }
+  out.sum = [files, symlinks, other, apparent, allocated];
+  if (k === n) return;
+  list.length = k;
+  out.types = out.types.slice(0, k);
+  out.st = st.slice(0, k * F);
+  if (errs !== null) errs.length = k;
+}
+
 const SLASH = Buffer.from('/');
 
-function statChildren(out, dir, names, stat) {
+function statChildren(out, dir, names, stat, fold) {
   const n = names.length;
   const paths = new Array(n);
   if (typeof dir === 'string') {
@@ -103,6 +142,7 @@ function statChildren(out, dir, names, stat) {
   const a = statAll({ paths, follow: stat === 2, dangling: stat === 2, links: false });
   out.st = a.st;
   out.errs = a.errs;
+  if (fold) foldChildren(out);
 }
 
 function put(st, o, s) {
@@ -166,7 +206,7 @@ parentPort.on('message', (job) => {
   try {
     if (job.op === 'readdir') {
       const dirs = new Array(job.dirs.length);
-      for (let i = 0; i < dirs.length; i++) dirs[i] = readOne(job.dirs[i], job.bytes[i], job.stat);
+      for (let i = 0; i < dirs.length; i++) dirs[i] = readOne(job.dirs[i], job.bytes[i], job.stat, job.fold === true);
       out = { dirs };
     } else if (job.op === 'stat') {
       out = statAll(job);

@@ -48,7 +48,12 @@ export type ThreadError = [code: string, message: string, syscall: string];
 interface ChildStats {
   st?: Float64Array;
   errs?: (ThreadError | null)[] | null;
+  /** With `fold`: what was left out, [files, symlinks, other, apparentBytes, allocatedBytes]. */
+  sum?: DirSum;
 }
+
+/** A directory's folded entries: counts by type and their byte totals (du's st_size and st_blocks × 512). */
+export type DirSum = [files: number, symlinks: number, other: number, apparentBytes: number, allocatedBytes: number];
 
 export type DirResult = ({ names: string; types: Uint8Array } & ChildStats) | ({ raw: Uint8Array[]; types: Uint8Array } & ChildStats) | { err: ThreadError };
 
@@ -73,7 +78,7 @@ export interface StatJob {
   links?: boolean;
 }
 
-type Job = { op: 'readdir'; dirs: FsPath[]; bytes: boolean[]; stat: DirStat } | ({ op: 'stat' } & Required<StatJob>);
+type Job = { op: 'readdir'; dirs: FsPath[]; bytes: boolean[]; stat: DirStat; fold: boolean } | ({ op: 'stat' } & Required<StatJob>);
 
 /** Jobs a thread may have outstanding: the one it runs and those it starts next. */
 const PIPELINE = 4;
@@ -135,9 +140,12 @@ export class FsThreads {
     return this.#threads.length;
   }
 
-  /** Read whole directories (and maybe stat every entry); one result per directory, in order. */
-  readdir(dirs: FsPath[], bytes: boolean[], signal?: AbortSignal, stat: DirStat = DirStat.None): Promise<DirResult[]> {
-    return this.#run<{ dirs: DirResult[] }>({ op: 'readdir', dirs, bytes, stat }, signal).then((r) => r.dirs);
+  /**
+   * Read whole directories (and maybe stat every entry); one result per directory, in order.
+   * `fold` (with stat): non-directories with one link are left out and summed instead (du).
+   */
+  readdir(dirs: FsPath[], bytes: boolean[], signal?: AbortSignal, stat: DirStat = DirStat.None, fold = false): Promise<DirResult[]> {
+    return this.#run<{ dirs: DirResult[] }>({ op: 'readdir', dirs, bytes, stat, fold }, signal).then((r) => r.dirs);
   }
 
   /** stat or lstat every path; errors per path. */

@@ -30,7 +30,7 @@
 import fs from 'node:fs';
 import { FILE_TYPES, ProtocolError, type FileType, type WireError } from '../../protocol/index.js';
 import { fsError, threadWireError } from './errors.js';
-import { DirStat, fsThreads, type DirResult, type FsThreads, type StatAnswer } from './fs-threads.js';
+import { DirStat, fsThreads, type DirResult, type DirSum, type FsThreads, type StatAnswer } from './fs-threads.js';
 import { statRecordAt, typeOfMode, type StatRecord } from './info.js';
 import { decodeLossy, decodeStrict, joinBytes, type FsPath } from './names.js';
 import type { Resolved } from './paths.js';
@@ -95,6 +95,13 @@ export interface WalkOptions {
   onEntry(e: WalkEntry): void | Promise<void>;
   /** Called for every entry that could not be read; the walk goes on. */
   onError(e: WalkErrorEntry): void | Promise<void>;
+  /**
+   * du's shortcut (with statAll, without follow): a directory's entries that
+   * are not directories, have one link and were stat'ed without error are not
+   * reported one by one but summed on the fs thread and handed over here,
+   * with the directory's prefix (its path and a slash) and their depth.
+   */
+  onFolded?: (prefix: string, depth: number, sum: DirSum) => void;
 }
 
 export interface WalkResult {
@@ -313,6 +320,7 @@ export function walk(opts: WalkOptions): Walk {
 
   /** How readdir jobs stat the entries they read: every entry when statAll (one pass, no stat jobs). */
   const dirStat = statAll ? (follow ? DirStat.Stat : DirStat.Lstat) : DirStat.None;
+  const onFolded = statAll && !follow ? opts.onFolded : undefined;
 
   /** Entry `i` of directory answer `r`: delivered with the stats the job made, queued for a stat job, or delivered as is. */
   const child = (dir: Dir, r: DirAnswer, i: number, io: FsPath, path: string, prefix: string, raw: Buffer | undefined, name: string, type: FileType): void => {
@@ -368,8 +376,12 @@ export function walk(opts: WalkOptions): Walk {
 
   const onDir = (dir: Dir, r: DirResult): void => {
     // GNU find: the directory was printed already; "find: 'x': Permission denied" goes to stderr.
-    if ('err' in r) reportError(dir.path, dir.raw, dir.depth, 'dir', threadWireError(r.err, dir.io));
-    else if ('names' in r) onNames(dir, r, r.names, r.types);
+    if ('err' in r) return reportError(dir.path, dir.raw, dir.depth, 'dir', threadWireError(r.err, dir.io));
+    if (onFolded && r.sum) {
+      visited += r.sum[0] + r.sum[1] + r.sum[2];
+      onFolded(prefixOf(dir.path), dir.depth + 1, r.sum);
+    }
+    if ('names' in r) onNames(dir, r, r.names, r.types);
     else onBytes(dir, r, r.raw, r.types);
   };
 
@@ -381,6 +393,7 @@ export function walk(opts: WalkOptions): Walk {
         dirs.map((d) => d.bytes),
         jobs.signal,
         dirStat,
+        onFolded !== undefined,
       )
       .then(
         (results) => {

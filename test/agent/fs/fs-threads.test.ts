@@ -1,4 +1,4 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STAT_FIELDS } from '../../../agent/fs/fs-thread-code.js';
@@ -23,6 +23,14 @@ beforeAll(() => {
   symlinkSync('nowhere', join(home, 'd', 'dangling'));
   mkdirSync(join(home, 'bytes'));
   writeFileSync(bpath(join(home, 'bytes'), Buffer.from([0x66, 0xff])), '');
+  mkdirSync(join(home, 'h', 's'), { recursive: true });
+  writeFileSync(join(home, 'h', 'a'), 'hello');
+  linkSync(join(home, 'h', 'a'), join(home, 'h', 'b'));
+  writeFileSync(join(home, 'h', 'c'), 'xy');
+  writeFileSync(join(home, 'h', 'e'), Buffer.alloc(10_000));
+  symlinkSync('target-name', join(home, 'h', 'l'));
+  writeFileSync(bpath(join(home, 'h', 's'), Buffer.from([0x67, 0xfe])), 'zz');
+  mkdirSync(join(home, 'h', 's', 'deeper'));
 });
 afterAll(async () => {
   await Promise.all(pools.map((p) => p.close()));
@@ -63,6 +71,30 @@ describe('fs threads', () => {
     if (!b || !('raw' in b) || !b.st) throw new Error('expected raw names with stats');
     expect(b.errs ?? null).toBeNull();
     expect(statRecordAt(b.st, 0).mode & 0o170000).toBe(0o100000);
+  });
+
+  it('fold (du): sum the non-directories with one link, and return directories and hard links as entries with their stats', async () => {
+    const p = pool();
+    const [h, s] = await p.readdir([join(home, 'h'), join(home, 'h', 's')], [false, false], undefined, DirStat.Lstat, true);
+    if (!h || !('names' in h) || !h.st || !h.sum) throw new Error('expected names, stats and a sum');
+    const kept = h.names.split('\0').map((n, i) => [n, FILE_TYPES[h.types[i]!], statRecordAt(h.st!, i).size]);
+    expect(kept.sort()).toEqual([
+      ['a', 'file', 5],
+      ['b', 'file', 5],
+      ['s', 'dir', lstatSync(join(home, 'h', 's')).size],
+    ]);
+    expect(h.st.length).toBe(3 * STAT_FIELDS);
+    const folded = ['c', 'e', 'l'].map((n) => lstatSync(join(home, 'h', n)));
+    expect(h.sum).toEqual([2, 1, 0, 2 + 10_000 + 'target-name'.length, folded.reduce((t, st) => t + st.blocks * 512, 0)]);
+    // A name that is not UTF-8: the raw list is folded the same way.
+    if (!s || !('raw' in s) || !s.st || !s.sum) throw new Error('expected raw names, stats and a sum');
+    expect(s.raw.map((b) => Buffer.from(b).toString())).toEqual(['deeper']);
+    expect(s.sum.slice(0, 4)).toEqual([1, 0, 0, 2]);
+    // Without fold nothing is summed or left out.
+    const [whole] = await p.readdir([join(home, 'h')], [false], undefined, DirStat.Lstat);
+    if (!whole || !('names' in whole)) throw new Error('expected names');
+    expect(whole.sum).toBeUndefined();
+    expect(whole.names.split('\0').length).toBe(6);
   });
 
   it('stat a batch with one answer or error per path, in order; dangling links fall back to lstat when asked', async () => {
