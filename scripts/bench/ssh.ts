@@ -84,6 +84,52 @@ function sshExecIn(c: Client, command: string, input: Uint8Array): Promise<void>
   });
 }
 
+/**
+ * The floor of any Node agent: a bare Node echo server on the host, reached the way the agent is
+ * (stream-local forwarding to a Unix socket), no WebSocket, no msgpack, no stat. Its round trip
+ * against sftp-server's whole stat shows what the runtime alone costs. The server is the exec
+ * channel's process: it exits when the channel closes (stdin ends).
+ */
+async function startTunnelEcho(c: Client, sock: string): Promise<{ roundTrip: () => Promise<void>; close: () => void }> {
+  const server = [
+    `const s = require('net').createServer((c) => c.on('data', (d) => c.write(d)));`,
+    `s.listen(${JSON.stringify(sock)}, () => console.log('echo ready'));`,
+    `process.stdin.on('end', () => { s.close(); process.exit(0); }).resume();`,
+  ].join(' ');
+  const proc = await new Promise<import('ssh2').ClientChannel>((resolve, reject) => {
+    c.exec(`rm -f ${shQuote(sock)} && exec node -e ${shQuote(server)}`, (err, ch) => {
+      if (err) return reject(err);
+      let out = '';
+      ch.on('data', (d: Buffer) => (out += d.toString()).includes('echo ready') && resolve(ch));
+      ch.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      ch.on('close', () => reject(new Error(`echo server ended: ${out.trim().slice(-200)}`)));
+    });
+  });
+  const ch = await new Promise<import('ssh2').ClientChannel>((resolve, reject) =>
+    c.openssh_forwardOutStreamLocal(sock, (err, s) => (err ? reject(err) : resolve(s))),
+  );
+  const msg = Buffer.alloc(100, 0x61); // about a stat request's size
+  let want = 0;
+  let done: (() => void) | null = null;
+  ch.on('data', (d: Buffer) => {
+    want -= d.length;
+    if (want <= 0 && done) done();
+  });
+  return {
+    roundTrip: () =>
+      new Promise<void>((resolve) => {
+        want = msg.length;
+        done = resolve;
+        ch.write(msg);
+      }),
+    close: () => {
+      ch.close();
+      proc.end();
+      proc.close();
+    },
+  };
+}
+
 function sftpRead(sftp: SFTPWrapper, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     let n = 0;
@@ -302,12 +348,14 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
       const nStat = delay ? 40 : 1000;
       const nExec = delay ? 15 : 100;
       const nLs = delay ? 5 : 30;
-      const m = { stat: [] as number[], sftpStat: [] as number[], execStat: [] as number[], ls: [] as number[], sftpLs: [] as number[] };
+      const m = { stat: [] as number[], sftpStat: [] as number[], echo: [] as number[], execStat: [] as number[], ls: [] as number[], sftpLs: [] as number[] };
+      const echo = await startTunnelEcho(execSsh.client, `${RUN_DIR}/bench-echo.sock`).catch((err: Error) => err);
       const w = { find: [] as number[], execFind: [] as number[], sftpWalk: [] as number[], du: [] as number[], execDu: [] as number[] };
       // What each method found, to check that the rows compare the same work.
       const found = { agent: 0, exec: 0, sftp: 0, agentDuKiB: 0, execDuKiB: 0 };
       for (let i = 0; i < 50; i++) await c.fs.stat(statTarget); // warm-up both paths
       for (let i = 0; i < 50; i++) await sftpCall((cb) => sftp.stat(statTarget, cb));
+      if (!(echo instanceof Error)) for (let i = 0; i < 50; i++) await echo.roundTrip();
       // And the walks: the agent's first walk after 30 s idle starts its fs thread and compiles the
       // walk code (~200 ms more), which is not what rounds measure; one untimed run of each side.
       for await (const _ of c.fs.find(t22));
@@ -317,6 +365,7 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
       for (let r = 0; r < o.rounds; r++) {
         for (let i = 0; i < nStat; i++) m.stat.push(await timeIt(() => c.fs.stat(statTarget)));
         for (let i = 0; i < nStat; i++) m.sftpStat.push(await timeIt(() => sftpCall((cb) => sftp.stat(statTarget, cb))));
+        if (!(echo instanceof Error)) for (let i = 0; i < nStat; i++) m.echo.push(await timeIt(() => echo.roundTrip()));
         for (let i = 0; i < nExec; i++) m.execStat.push(await timeIt(() => sshExec(execSsh.client, `stat -- ${shQuote(statTarget)}`)));
         for (let i = 0; i < nLs; i++) m.ls.push(await timeIt(() => c.fs.ls(dir1k, { stat: true })));
         for (let i = 0; i < nLs; i++) m.sftpLs.push(await timeIt(() => sftpCall((cb) => sftp.readdir(dir1k, cb as never))));
@@ -386,6 +435,7 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
       await sshExec(execSsh.client, `rm -f ${UPLOAD.agent} ${UPLOAD.exec} ${UPLOAD.sftp}`);
       // (`ssh host cat` also carries the login shell's chatter: at least the file, then.)
       const sameRead = got.agent === payload.length && got.sftp === payload.length && got.exec >= payload.length;
+      if (!(echo instanceof Error)) echo.close();
       await c.close();
       if (delay === 10) {
         const end = await openSsh(ALIAS, opts); // leave nothing running behind
@@ -417,6 +467,15 @@ export async function benchSsh(o: { rounds: number }): Promise<{ tables: Table[]
           goal: delay ? goal(p50 <= 1.05 * rtt, '≤ 1.05× RTT') : '',
         },
         { metric: 'stat p50', ours: fmtMs(p50), baseline: `${fmtMs(median(m.execStat))} (ssh stat)`, ratio: ratio(p50, median(m.execStat)), goal: '' },
+        echo instanceof Error
+          ? { metric: 'floor: bare Node echo, same tunnel', ours: '-', baseline: `not measured: ${echo.message}`, ratio: '', goal: '' }
+          : {
+              metric: 'floor: bare Node echo, same tunnel',
+              ours: fmtMs(median(m.echo)),
+              baseline: `${fmtMs(median(m.sftpStat))} (SFTP stat)`,
+              ratio: ratio(median(m.echo), median(m.sftpStat)),
+              goal: '',
+            },
         {
           metric: 'stat p99',
           ours: fmtMs(quantile(m.stat, 0.99)),
