@@ -68,8 +68,8 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
 
   program
     .command('find')
-    .description('walk a tree like GNU find; results stream as they are found')
-    .argument('[target]', 'host:path or local path', '.')
+    .description('walk trees like GNU find; results stream as they are found')
+    .argument('[targets...]', 'host:path or local paths, walked in turn; quoted patterns are expanded on the host (default: ".")')
     .option('--name <glob>', 'basename matches glob (repeatable: any)', collect)
     .option('--iname <glob>', 'like --name, case-insensitive', collect)
     .option('--path <glob>', 'whole printed path matches glob')
@@ -90,11 +90,10 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
       'after',
       "\nExamples:\n  clustrix find ~/runs --name '*.out' --newer 1d\n  clustrix find mycluster:/scratch/$USER --type f --min-size 1G --json\n  clustrix find . --prune .git --name '*.py' -0 | xargs -0 wc -l",
     )
-    .action(async (operand: string, o: Record<string, unknown>) => {
+    .action(async (operands: string[], o: Record<string, unknown>) => {
       const g = globals();
-      const { host, path, given } = parseFsTarget(operand);
-      // Printed paths start with the root as written, like GNU find's (a local relative root travels absolute).
-      const shown = (p: string) => (given !== path && p.startsWith(path) ? given + p.slice(path.length) : p);
+      const ops = operands.length ? operands : ['.'];
+      const qualify = manyHosts(ops);
       const opts: FindOptions = {};
       try {
         if (o.name) opts.name = o.name as string[];
@@ -123,31 +122,51 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
       if (o.follow) opts.follow = true;
       if (o.xdev) opts.xdev = true;
       if (o.prune) opts.prune = o.prune as string[];
-      if (o.limit !== undefined) opts.limit = o.limit as number;
       if (o.timeLimit !== undefined) opts.timeLimitMs = (o.timeLimit as number) * 1000;
       if (g.json) opts.stat = true;
       const sep = o.print0 ? '\0' : '\n';
-      process.exitCode = await withCluster(host, g, async (c, signal) => {
-        const s = c.fs.find(path, { ...opts, signal });
-        let buf = '';
-        let errors = 0;
-        const flush = async () => {
-          if (buf) await out(buf);
-          buf = '';
+      // --limit counts over all the operands: later ones get what is left.
+      const limit = o.limit as number | undefined;
+      let matched = 0;
+      process.exitCode = await withClusters(g, async (get, signal) => {
+        const each = async (c: Cluster, path: string, given: string, host: string) => {
+          if (limit !== undefined && matched >= limit) return { errors: 0, truncated: true };
+          // Printed paths start with the root as written, like GNU find's (a local relative root travels absolute).
+          const shown = (p: string) => shownPath({ host, path: given !== path && p.startsWith(path) ? given + p.slice(path.length) : p }, qualify);
+          const s = c.fs.find(path, { ...opts, ...(limit === undefined ? {} : { limit: limit - matched }), signal });
+          let buf = '';
+          let errors = 0;
+          const flush = async () => {
+            if (buf) await out(buf);
+            buf = '';
+          };
+          for await (const e of s) {
+            if (e.error) {
+              errors++;
+              process.stderr.write(`clustrix find: '${shown(e.path)}': ${e.error.message}\n`);
+              continue;
+            }
+            buf += g.json ? json({ ...e, path: shown(e.path) }) + '\n' : shown(e.path) + sep;
+            if (buf.length > 64 * 1024) await flush();
+          }
+          await flush();
+          const summary = await s.result;
+          matched += summary.matched;
+          return { errors, truncated: summary.truncated };
         };
-        for await (const e of s) {
-          if (e.error) {
-            errors++;
-            process.stderr.write(`clustrix find: '${shown(e.path)}': ${e.error.message}\n`);
+        let code: number = EXIT.OK;
+        let truncated = false;
+        for await (const r of perPath(ops, get, signal, each, { concurrent: false })) {
+          if (signal.aborted) return EXIT.INTERRUPTED;
+          if ('error' in r) {
+            code = firstFailure(code, reportFailure(r.error, r));
             continue;
           }
-          buf += g.json ? json({ ...e, path: shown(e.path) }) + '\n' : shown(e.path) + sep;
-          if (buf.length > 64 * 1024) await flush();
+          if (r.value.errors > 0) code = firstFailure(code, EXIT.FAILED);
+          truncated ||= r.value.truncated;
         }
-        await flush();
-        const summary = await s.result;
-        if (summary.truncated) process.stderr.write(`clustrix find: stopped after ${summary.matched} matches (--limit)\n`);
-        return errors > 0 ? EXIT.FAILED : EXIT.OK;
+        if (truncated) process.stderr.write(`clustrix find: stopped after ${matched} matches (--limit)\n`);
+        return code;
       });
     });
 
@@ -215,24 +234,35 @@ export function registerFsCommands(program: Command, globals: () => GlobalOption
 
   program
     .command('count')
-    .description('count entries under a tree by type, without listing them')
-    .argument('[target]', 'host:path or local path', '.')
+    .description('count entries under each tree by type, without listing them')
+    .argument('[targets...]', 'host:path or local paths; quoted patterns are expanded on the host (default: ".")')
     .option('--name <glob>', 'basename matches glob (repeatable)', collect)
     .option('--type <t>', 'f, d, l, …')
-    .action(async (operand: string, o: { name?: string[]; type?: string }) => {
+    .action(async (operands: string[], o: { name?: string[]; type?: string }) => {
       const g = globals();
-      const { host, path, given } = parseFsTarget(operand);
-      process.exitCode = await withCluster(host, g, async (c, signal) => {
-        const opts: Parameters<typeof c.fs.count>[1] = { signal };
+      const ops = operands.length ? operands : ['.'];
+      const qualify = manyHosts(ops);
+      process.exitCode = await withClusters(g, async (get, signal) => {
+        const opts: Parameters<Cluster['fs']['count']>[1] = { signal };
         if (o.name) opts.name = o.name;
         if (o.type) opts.type = o.type.split(',').map((t) => FIND_TYPES[t] ?? (t as FileType));
-        const r = await c.fs.count(path, opts);
-        await out(
-          g.json
-            ? json({ path: given, ...r }) + '\n'
-            : `${r.total}\t${given}\t(files ${r.files}, dirs ${r.dirs}, symlinks ${r.symlinks}, other ${r.other}, errors ${r.errors})\n`,
-        );
-        return r.errors > 0 ? EXIT.FAILED : EXIT.OK;
+        let code: number = EXIT.OK;
+        for await (const r of perPath(ops, get, signal, (c, path) => c.fs.count(path, opts), { concurrent: true })) {
+          if (signal.aborted) return EXIT.INTERRUPTED;
+          if ('error' in r) {
+            code = firstFailure(code, reportFailure(r.error, r));
+            continue;
+          }
+          const n = r.value;
+          const path = shownPath(r, qualify);
+          await out(
+            g.json
+              ? json({ path, ...n }) + '\n'
+              : `${n.total}\t${path}\t(files ${n.files}, dirs ${n.dirs}, symlinks ${n.symlinks}, other ${n.other}, errors ${n.errors})\n`,
+          );
+          if (n.errors > 0) code = firstFailure(code, EXIT.FAILED);
+        }
+        return code;
       });
     });
 

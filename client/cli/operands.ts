@@ -1,5 +1,5 @@
 /**
- * Operands of the commands that take several (ls, stat, du, cat): each is
+ * Operands of the commands that take several (ls, stat, du, cat, find, count): each is
  * `host:path`, `local:path` or a local path; one connection per host; a
  * pattern is expanded on its host the way the remote shell of
  * `ssh host ls 'dir/*.log'` would (bash: sorted matches, and a pattern that
@@ -42,8 +42,11 @@ export async function expandOnHost(c: Cluster, host: string, path: string, signa
   return matches.length ? matches.sort(byCodePoint) : [path];
 }
 
-/** What the command does with one path: `path` to ask the agent about, `shown` as the user wrote it (they differ for a relative local path). */
-export type EachPath<T> = (c: Cluster, path: string, shown: string) => Promise<T>;
+/**
+ * What the command does with one path: `path` to ask the agent about, `shown` as the user wrote it (they
+ * differ for a relative local path), on `host`.
+ */
+export type EachPath<T> = (c: Cluster, path: string, shown: string, host: string) => Promise<T>;
 
 async function outcomesOf<T>(operand: string, get: ClusterFor, signal: AbortSignal, each: EachPath<T>, concurrent: boolean): Promise<Outcome<T>[]> {
   const { host, path } = parseTarget(operand);
@@ -51,7 +54,7 @@ async function outcomesOf<T>(operand: string, get: ClusterFor, signal: AbortSign
     const c = await get(host);
     const paths = await expandOnHost(c, host, path, signal);
     const one = (p: string): Promise<Outcome<T>> =>
-      each(c, host === 'local' ? localPath(p) : p, p).then(
+      each(c, host === 'local' ? localPath(p) : p, p, host).then(
         (value): Outcome<T> => ({ host, path: p, value }),
         (error: unknown): Outcome<T> => ({ host, path: p, error }),
       );

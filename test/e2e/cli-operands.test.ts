@@ -1,5 +1,5 @@
 /**
- * ls, stat, du and cat with several operands, files among them and quoted
+ * ls, stat, du, cat, find and count with several operands, files among them and quoted
  * patterns, against the local agent: what they print is what the GNU tools
  * print for the same operands (patterns expanded by bash), and one bad
  * operand is reported without stopping the others.
@@ -153,6 +153,35 @@ describe('CLI operands (local)', () => {
     expect(clustrix('glob', '*.log').stdout).toBe('a.log\nb.log\n');
     expect(clustrix('count', 'd2').stdout).toMatch(/^4\td2\t/);
     expect(clustrix('cat', './c.txt').stdout).toBe('gamma\n');
+  });
+
+  it('find walks each operand in turn like GNU find: a missing one is reported and the others still print', () => {
+    // Within one tree the order is the agent's; the operands come in the order given.
+    const blocks = (t: string) => {
+      const lines = t.split('\n').filter(Boolean);
+      return ['d2', 'd1'].map((root) => lines.filter((l) => l === root || l.startsWith(`${root}/`)).sort());
+    };
+    const ours = clustrix('find', 'd2', 'missing', 'd1', '-type', 'f');
+    const theirs = gnu('find d2 missing d1 -type f');
+    expect(theirs.code).toBe(1);
+    expect(ours.code).not.toBe(0);
+    expect(blocks(ours.stdout)).toEqual(blocks(theirs.stdout));
+    expect(ours.stdout.split('\n').filter(Boolean).length).toBe(3);
+    // All of d2's paths come before d1's.
+    expect(ours.stdout.lastIndexOf('d2/')).toBeLessThan(ours.stdout.indexOf('d1/'));
+    expect(ours.stderr).toMatch(/missing: no such file or directory/);
+    // A quoted pattern is expanded like the shell would, and --limit counts across operands.
+    expect(clustrix('find', 'd*', '-type', 'f').stdout.split('\n').filter(Boolean).sort()).toEqual(['d1/x', 'd2/sub/z', 'd2/y']);
+    const limited = clustrix('find', 'd1', 'd2', '--limit', '2');
+    expect(limited.stdout.split('\n').filter(Boolean)).toHaveLength(2);
+    expect(limited.stderr).toMatch(/stopped after 2 matches/);
+  });
+
+  it('count prints a line per operand, in order, and reports a missing one', () => {
+    const r = clustrix('count', 'd2', 'missing', 'd1');
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/^4\td2\t\(files 2, dirs 2,[^\n]*\n2\td1\t\(files 1, dirs 1,/);
+    expect(r.stderr).toMatch(/missing: no such file or directory/);
   });
 
   it('a bare word that is an ssh host and no local path gets a hint', () => {
