@@ -3,7 +3,7 @@
  * token by token, its refusals and their hints, and the built CLI printing the
  * same paths as GNU find for `-name … -type f` against a local agent.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../../client/cli/exit.js';
 import { gnuFindArgs } from '../../client/cli/gnu-find-args.js';
+import { runCli, type CliResult } from '../support/cli.js';
 import { localEnv, type LocalEnv } from '../support/local-agent.js';
 
 const HEAD = ['node', 'cli.mjs'];
@@ -228,21 +229,11 @@ describe('gnuFindArgs: GNU predicates clustrix does not support', () => {
 });
 
 describe('clustrix find with GNU spelling (built CLI, local agent)', () => {
-  const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
   const execP = promisify(execFile);
   let env: LocalEnv;
   let dir: string;
 
-  async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const p = spawn(process.execPath, [CLI, '--root', env.root, '--run-dir', env.runDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[]): Promise<CliResult> => runCli(env, args);
 
   beforeAll(() => {
     env = localEnv();

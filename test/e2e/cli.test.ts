@@ -6,24 +6,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '../../protocol/index.js';
+import { CLI, runCli, type CliResult } from '../support/cli.js';
 import { localEnv, type LocalEnv } from '../support/local-agent.js';
 
-const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.mjs');
 const execP = promisify(execFile);
 let env: LocalEnv;
 let dir: string;
 
-async function cli(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, '--root', env.root, '--run-dir', env.runDir, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.stdin.end(input ?? '');
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cli = (args: string[], input?: string): Promise<CliResult> => runCli(env, args, input);
 
 beforeAll(() => {
   env = localEnv();

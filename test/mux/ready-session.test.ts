@@ -5,10 +5,9 @@
  * agent; a command with another token, or that sends no upgrade, gets a
  * plain channel and the agent's own answer.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectUnix, runLocalAgent, startLocalAgent } from '../../client/local.js';
 import { openViaMux } from '../../client/mux/client.js';
 import { ensureMuxDir, muxSocketPath } from '../../client/mux/paths.js';
@@ -17,27 +16,9 @@ import { MuxServer, type MuxUpstream } from '../../client/mux/server.js';
 import { MUX_WIRE_VERSION, readLine } from '../../client/mux/wire.js';
 import { Connection } from '../../client/connection.js';
 import { fsStat } from '../../protocol/index.js';
-import { localEnv, type LocalEnv } from '../support/local-agent.js';
+import { useMuxFixture } from '../support/mux-fixture.js';
 
-let env: LocalEnv;
-let base: string;
-let saved: string | undefined;
-const servers: MuxServer[] = [];
-
-beforeEach(() => {
-  base = mkdtempSync('/tmp/clx-ready-');
-  saved = process.env.CLUSTRIX_RUN_DIR;
-  process.env.CLUSTRIX_RUN_DIR = `${base}/run`;
-  env = localEnv();
-});
-
-afterEach(async () => {
-  for (const s of servers.splice(0)) s.close('test over');
-  if (saved === undefined) delete process.env.CLUSTRIX_RUN_DIR;
-  else process.env.CLUSTRIX_RUN_DIR = saved;
-  await env.cleanup();
-  rmSync(base, { recursive: true, force: true });
-});
+const fx = useMuxFixture('/tmp/clx-ready-');
 
 /** Wraps a stream and records what is written toward the agent after the ready session was handed over. */
 function recording(inner: Duplex): { stream: Duplex; sent: () => string } {
@@ -57,7 +38,7 @@ function readyUpstream(): MuxUpstream & { opens: { plain: boolean; sent: () => s
   return {
     opens,
     async open(refresh, plain) {
-      if (!info || refresh) info = await startLocalAgent(env.opts);
+      if (!info || refresh) info = await startLocalAgent(fx.env.opts);
       const agent = { token: info.token, build: info.build, pid: info.pid, socket: info.socket, runDir: info.runDir, root: info.root, tunnel: 'test' };
       const sock = await connectUnix(info.socket);
       if (plain) {
@@ -87,7 +68,7 @@ async function muxChannel(): Promise<Socket> {
 async function startMux(up: MuxUpstream): Promise<MuxServer> {
   ensureMuxDir();
   const s = new MuxServer(up, { socketPath: muxSocketPath('ready'), idleMs: 60_000 });
-  servers.push(s);
+  fx.servers.push(s);
   await s.listen();
   return s;
 }
@@ -102,7 +83,7 @@ describe('sessions upgraded ahead', () => {
     await startMux(up);
     const m = await openViaMux(muxSocketPath('ready'), {});
     expect(m).not.toBeNull();
-    await expect(m!.conn.call(fsStat, { path: base })).resolves.toMatchObject({ type: 'dir' });
+    await expect(m!.conn.call(fsStat, { path: fx.base })).resolves.toMatchObject({ type: 'dir' });
     expect(m!.conn.welcome.build).toBe(m!.agent.build);
     expect(up.opens.map((o) => o.plain)).toEqual([false]);
     // What went to the agent after the hand-over: WebSocket frames only, no HTTP request of the command's.
@@ -144,10 +125,10 @@ describe('sessions upgraded ahead', () => {
   });
 
   it('a session whose agent stops is no longer alive, and is closed at once', async () => {
-    const info = await startLocalAgent(env.opts);
+    const info = await startLocalAgent(fx.env.opts);
     const ready = await upgradeAhead(await connectUnix(info.socket), info.token, 'clustrix-cli', 5000);
     await expect.poll(() => ready.alive(), { timeout: 5000 }).toBe(true); // its welcome came, nothing after
-    await runLocalAgent(env.opts, 'stop');
+    await runLocalAgent(fx.env.opts, 'stop');
     await expect.poll(() => ready.alive(), { timeout: 5000 }).toBe(false);
     expect(ready.stream.destroyed).toBe(true);
   });

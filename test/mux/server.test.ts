@@ -3,36 +3,19 @@
  * SSH e2e suite): bytes pass end to end, a restarted agent is found again,
  * stop, idle exit, bad requests, and the trust checks on its directory.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectUnix, startLocalAgent } from '../../client/local.js';
 import { openViaMux, stopMux } from '../../client/mux/client.js';
 import { ensureMuxDir, muxSocketPath } from '../../client/mux/paths.js';
 import { MuxServer, type MuxUpstream } from '../../client/mux/server.js';
 import { MUX_WIRE_VERSION, parseReply, readLine } from '../../client/mux/wire.js';
 import { fsStat } from '../../protocol/index.js';
-import { localEnv, type LocalEnv } from '../support/local-agent.js';
+import { localEnv } from '../support/local-agent.js';
+import { useMuxFixture } from '../support/mux-fixture.js';
 
-let env: LocalEnv;
-let base: string;
-let saved: string | undefined;
-const servers: MuxServer[] = [];
-
-beforeEach(() => {
-  base = mkdtempSync('/tmp/clx-mux-');
-  saved = process.env.CLUSTRIX_RUN_DIR;
-  process.env.CLUSTRIX_RUN_DIR = `${base}/run`;
-  env = localEnv();
-});
-
-afterEach(async () => {
-  for (const s of servers.splice(0)) s.close('test over');
-  if (saved === undefined) delete process.env.CLUSTRIX_RUN_DIR;
-  else process.env.CLUSTRIX_RUN_DIR = saved;
-  await env.cleanup();
-  rmSync(base, { recursive: true, force: true });
-});
+const fx = useMuxFixture('/tmp/clx-mux-');
 
 /** An upstream that reaches the test's local agent; counts opens and refreshes. */
 function localUpstream(): MuxUpstream & { opens: boolean[]; lose: (why: string) => void } {
@@ -44,7 +27,7 @@ function localUpstream(): MuxUpstream & { opens: boolean[]; lose: (why: string) 
     lose: (why) => lost(why),
     async open(refresh) {
       opens.push(refresh);
-      if (!info || refresh) info = await startLocalAgent(env.opts);
+      if (!info || refresh) info = await startLocalAgent(fx.env.opts);
       const stream = await connectUnix(info.socket);
       return {
         stream,
@@ -59,7 +42,7 @@ function localUpstream(): MuxUpstream & { opens: boolean[]; lose: (why: string) 
 async function startMux(up: MuxUpstream, idleMs = 60_000): Promise<MuxServer> {
   ensureMuxDir();
   const s = new MuxServer(up, { socketPath: muxSocketPath('test'), idleMs });
-  servers.push(s);
+  fx.servers.push(s);
   await s.listen();
   return s;
 }
@@ -73,7 +56,7 @@ describe('mux', () => {
     const b = await openViaMux(muxSocketPath('test'), {});
     expect(a && b).toBeTruthy();
     await expect(a!.conn.call(fsStat, { path: '/' })).resolves.toMatchObject({ type: 'dir' });
-    await expect(b!.conn.call(fsStat, { path: base })).resolves.toMatchObject({ type: 'dir' });
+    await expect(b!.conn.call(fsStat, { path: fx.base })).resolves.toMatchObject({ type: 'dir' });
     expect(mux.opened).toBe(2);
     expect(up.opens).toEqual([false, false]);
     await Promise.all([a!.conn.close(), b!.conn.close()]);
@@ -85,9 +68,9 @@ describe('mux', () => {
     const first = await openViaMux(muxSocketPath('test'), {});
     const pid = first!.conn.welcome.pid;
     await first!.conn.close();
-    await env.cleanup(); // stop the agent; the mux's token is now stale
-    env = localEnv({ root: env.root, runDir: env.runDir });
-    const fresh = await startLocalAgent(env.opts);
+    await fx.env.cleanup(); // stop the agent; the mux's token is now stale
+    fx.env = localEnv({ root: fx.env.root, runDir: fx.env.runDir });
+    const fresh = await startLocalAgent(fx.env.opts);
     expect(fresh.pid).not.toBe(pid);
     const again = await openViaMux(muxSocketPath('test'), {});
     expect(again?.conn.welcome.pid).toBe(fresh.pid);
@@ -158,9 +141,9 @@ describe('mux', () => {
   });
 
   it('does not use a mux whose directory others can enter', async () => {
-    mkdirSync(`${base}/run/mux`, { recursive: true, mode: 0o700 });
-    chmodSync(`${base}/run`, 0o700);
-    chmodSync(`${base}/run/mux`, 0o755);
+    mkdirSync(`${fx.base}/run/mux`, { recursive: true, mode: 0o700 });
+    chmodSync(`${fx.base}/run`, 0o700);
+    chmodSync(`${fx.base}/run/mux`, 0o755);
     let touched = 0;
     const fake = createServer((s) => {
       touched++;
