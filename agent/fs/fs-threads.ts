@@ -23,8 +23,9 @@
  * extra threads idle out. Measured on the 2-core bench machine over the
  * 22k-entry tree, in-process: a find-like walk 44.6 → 27.3 ms, a du-like
  * walk 143 → 87 ms, at the same CPU; through the testbed's sshd, find
- * 57 → 52 ms and du 145 → 91–104 ms. Two, not more: login nodes cap a user's CPU (200% at one site), and
- * the event loop, which reads every answer, is a third busy thread.
+ * 57 → 52 ms and du 145 → 91–104 ms. Two, not more: login nodes cap a
+ * user's CPU (200% at one site), and the event loop, which reads every
+ * answer, is a third busy thread.
  *
  * Hung filesystems: a job that does not come back (a dead NFS server) holds
  * its thread. Once a thread's current job has run for `slowMs`, the jobs
