@@ -233,10 +233,16 @@ export class FsThreads {
         this.#queue.splice(this.#head, 0, task);
       }
     }
-    // Fill the first healthy thread's pipeline, then the next one's.
-    for (const t of healthy) while (t.jobs.length < PIPELINE && this.#waiting > 0 && this.#give(t, now));
+    // Fill the first running healthy thread's pipeline, then the next one's. A thread still starting
+    // (~50 ms) gets jobs only if no other can take them: a job handed to it would wait out its start.
+    const running = healthy.filter((t) => t.online);
+    for (const t of running.length ? running : healthy.slice(0, 1)) while (t.jobs.length < PIPELINE && this.#waiting > 0 && this.#give(t, now));
     // Still a backlog: another thread, up to `parallel` healthy ones, or up to maxThreads when all are slow.
-    if (this.#waiting > 0 && this.#threads.length < this.#max && healthy.length < this.#parallel) this.#give(this.#spawn(), now);
+    // It takes jobs once it runs (see #spawn), unless nothing else can.
+    if (this.#waiting > 0 && this.#threads.length < this.#max && healthy.length < this.#parallel) {
+      const t = this.#spawn();
+      if (healthy.length === 0) this.#give(t, now);
+    }
     this.#armCheck(now);
   }
 
@@ -275,6 +281,8 @@ export class FsThreads {
     worker.once('online', () => {
       t.online = true;
       t.since = performance.now();
+      this.#dispatch();
+      if (t.jobs.length === 0 && this.#threads.includes(t)) this.#idle(t);
     });
     worker.on('message', (out: { fatal?: string }) => {
       const task = t.jobs.shift();

@@ -135,6 +135,13 @@ describe('fs threads', () => {
     expect(one.size).toBe(1);
   });
 
+  it('let every thread exit when idle, also one started for a backlog that was gone before it ran', async () => {
+    const p = pool({ idleMs: 10, slowMs: 60_000 });
+    await Promise.all(Array.from({ length: 40 }, () => p.readdir([join(home, 'd')], [false])));
+    for (let i = 0; i < 300 && p.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(p.size).toBe(0);
+  });
+
   it('start more threads than `parallel` only when the busy ones have been busy for slowMs', async () => {
     const eager = pool({ slowMs: 0, maxThreads: 3, parallel: 1 });
     await Promise.all(Array.from({ length: 6 }, () => eager.readdir([join(home, 'd')], [false])));
