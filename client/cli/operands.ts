@@ -89,9 +89,14 @@ export async function* perPath<T>(
   for (const op of operands) yield* await outcomesOf(op, get, signal, each, false);
 }
 
-/** Print an operand's failure the way withCluster prints a command's (with a hint when a bare word was meant as a host); its exit code. */
+/**
+ * Print an operand's failure the way withCluster prints a command's (with a hint when a bare word was
+ * meant as a host); its exit code. An agent's error on a host is prefixed with the host: it names the
+ * path, and the operands may span hosts.
+ */
 export function reportFailure(err: unknown, where?: { host: string; path: string }): number {
-  process.stderr.write(`clustrix: ${describeError(err)}${where ? hostHint(where, err) : ''}\n`);
+  const on = where && where.host !== 'local' && err instanceof RemoteError ? `${where.host}: ` : '';
+  process.stderr.write(`clustrix: ${on}${describeError(err)}${where ? hostHint(where, err) : ''}\n`);
   return exitCodeFor(err);
 }
 

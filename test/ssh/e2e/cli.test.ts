@@ -54,6 +54,12 @@ describeSsh('ssh e2e: CLI', () => {
     const st = cli('stat', `${host}:${home}/.bashrc`, `${bed.aliases.noforward}:/etc/hostname`, `${host}:/no/such/file`);
     expect(st.code).toBe(3);
     expect([...st.stdout.matchAll(/ {2}File: (.*)/g)].map((m) => m[1])).toEqual([`${host}:${home}/.bashrc`, `${bed.aliases.noforward}:/etc/hostname`]);
+    // The failure names its host: the same path may exist on the other one.
+    expect(st.stderr).toMatch(new RegExp(`^clustrix: ${host}: .*/no/such/file: no such file or directory$`, 'm'));
+    // find walks its operands in turn, across hosts, each printed with its host.
+    const f = cli('find', `${host}:${home}`, `${bed.aliases.noforward}:${home}`, '--name', '.bashrc', '--maxdepth', '1');
+    expect(f.code).toBe(0);
+    expect(f.stdout).toBe(`${host}:${home}/.bashrc\n${bed.aliases.noforward}:${home}/.bashrc\n`);
   });
 
   it('status shows the running agent with its tunnel; doctor passes every step', () => {
