@@ -4,14 +4,12 @@
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-// CJS dependencies bundled into ESM still call require() for Node built-ins.
-const requireShim = "import { createRequire as __clxCreateRequire } from 'node:module'; const require = __clxCreateRequire(import.meta.url);";
 
 /** Hard cap on the agent bundle (issue: one file ≤ 1 MB). */
 const AGENT_MAX_BYTES = 1024 * 1024;
@@ -59,17 +57,44 @@ async function cliBuild() {
   });
 }
 
-await Promise.all([
-  build({
+/**
+ * dist/agent.mjs is ONE file: agent/launch.ts, with the agent itself (agent/main.ts bundled as
+ * CommonJS) embedded as a string that the launcher runs through V8's code cache (agent/code-cache.ts).
+ * The launcher is told the code's content hash, which names the cache file.
+ */
+async function agentBuild() {
+  const main = await build({
     ...common,
+    format: 'cjs',
     entryPoints: ['agent/main.ts'],
-    outfile: 'dist/agent.mjs',
-    banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+    outfile: 'dist/agent-main.cjs',
+    write: false,
+    supported: { 'dynamic-import': false },
+    define: { 'import.meta.url': '__clxMetaUrl' },
+    banner: { js: `"use strict";\nconst __clxMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
     // Optional native accelerators: the libraries fall back to JS without them.
     external: ['msgpackr-extract', 'bufferutil', 'utf-8-validate'],
     minify: true,
     keepNames: true,
-  }),
+  });
+  const code = main.outputFiles[0].text;
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  const launcher = await build({
+    ...common,
+    entryPoints: ['agent/launch.ts'],
+    outfile: 'dist/agent.mjs',
+    write: false,
+    define: { __CLX_AGENT_MAIN_HASH__: JSON.stringify(hash) },
+    minify: true,
+  });
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  // Code caches of earlier builds, left by running dist/agent.mjs in place (tests, by hand).
+  for (const f of readdirSync(join(root, 'dist'))) if (/^code-[0-9a-f]{16}-.*\.bin$/.test(f)) rmSync(join(root, 'dist', f), { force: true });
+  writeFileSync(join(root, 'dist/agent.mjs'), `#!/usr/bin/env node\nconst __CLX_AGENT_MAIN__ = ${JSON.stringify(code)};\n${launcher.outputFiles[0].text}`);
+}
+
+await Promise.all([
+  agentBuild(),
   build({ ...common, entryPoints: ['client/index.ts'], outfile: 'dist/client.mjs', packages: 'external' }),
   cliBuild(),
   // The function runtime, bundled by the client into every function bundle: the
