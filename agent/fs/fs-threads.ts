@@ -18,9 +18,14 @@
  * with one job outstanding, ~2/3 with two, ~4/5 with four.
  *
  * Jobs go to the first thread whose current job is not slow. A backlog
- * larger than one thread's pipeline (a big walk) spreads over up to
- * `parallel` threads (default 2); a small one stays on one thread, and
- * extra threads idle out. Measured on the 2-core bench machine over the
+ * larger than one thread's pipeline spreads over up to `parallel` threads
+ * (default 2); a small one stays on one thread. A thread is started for
+ * that only once such a backlog has kept the running ones busy for
+ * `spreadAfterMs` (20 ms: a big walk), because a start costs ~50 ms of CPU,
+ * more than a short walk gains (a fresh agent's first find of a 5k-entry
+ * tree took 44–48 ms with an eager start against 26–33 ms without); once
+ * started it serves later walks at once, and extra threads idle out.
+ * Measured on the 2-core bench machine over the
  * 22k-entry tree, in-process: a find-like walk 44.6 → 27.3 ms, a du-like
  * walk 143 → 87 ms, at the same CPU; through the testbed's sshd, find
  * 57 → 52 ms and du 145 → 91–104 ms. Two, not more: login nodes cap a
@@ -100,6 +105,8 @@ interface Thread {
   jobs: Task[];
   /** performance.now() when the running job started (or the thread came online, if later). */
   since: number;
+  /** performance.now() when it last went from no jobs to some (how long a backlog has kept it busy). */
+  busySince: number;
   /** Started and running its code (a thread takes ~50 ms to start: not a sign of a slow filesystem). */
   online: boolean;
   idleTimer: NodeJS.Timeout | null;
@@ -114,15 +121,18 @@ export interface FsThreadOptions {
   idleMs?: number;
   /** Threads a backlog spreads over while none is slow. Default 2. */
   parallel?: number;
+  /** A thread for spreading is started only once a backlog has kept the running ones busy this long (ms). Default 20. */
+  spreadAfterMs?: number;
 }
 
-export const FS_THREAD_DEFAULTS = Object.freeze({ maxThreads: 4, slowMs: 50, idleMs: 30_000, parallel: 2 });
+export const FS_THREAD_DEFAULTS = Object.freeze({ maxThreads: 4, slowMs: 50, idleMs: 30_000, parallel: 2, spreadAfterMs: 20 });
 
 export class FsThreads {
   readonly #max: number;
   readonly #slowMs: number;
   readonly #idleMs: number;
   readonly #parallel: number;
+  readonly #spreadAfterMs: number;
   readonly #threads: Thread[] = [];
   /** Waiting jobs, FIFO with a moving head. */
   #queue: Task[] = [];
@@ -134,6 +144,7 @@ export class FsThreads {
     this.#slowMs = opts.slowMs ?? FS_THREAD_DEFAULTS.slowMs;
     this.#idleMs = opts.idleMs ?? FS_THREAD_DEFAULTS.idleMs;
     this.#parallel = Math.max(1, Math.min(opts.parallel ?? FS_THREAD_DEFAULTS.parallel, this.#max));
+    this.#spreadAfterMs = opts.spreadAfterMs ?? FS_THREAD_DEFAULTS.spreadAfterMs;
   }
 
   /** Threads alive (idle, busy or stuck). */
@@ -238,10 +249,11 @@ export class FsThreads {
     const running = healthy.filter((t) => t.online);
     for (const t of running.length ? running : healthy.slice(0, 1)) while (t.jobs.length < PIPELINE && this.#waiting > 0 && this.#give(t, now));
     // Still a backlog: another thread, up to `parallel` healthy ones, or up to maxThreads when all are slow.
-    // It takes jobs once it runs (see #spawn), unless nothing else can.
+    // One for spreading only once the backlog has lasted spreadAfterMs: starting a thread costs ~50 ms of
+    // CPU, more than a short walk gains. It takes jobs once it runs (see #spawn), unless nothing else can.
     if (this.#waiting > 0 && this.#threads.length < this.#max && healthy.length < this.#parallel) {
-      const t = this.#spawn();
-      if (healthy.length === 0) this.#give(t, now);
+      if (healthy.length === 0) this.#give(this.#spawn(), now);
+      else if (running.length > 0 && running.every((t) => t.jobs.length > 0 && now - t.busySince >= this.#spreadAfterMs)) this.#spawn();
     }
     this.#armCheck(now);
   }
@@ -267,7 +279,7 @@ export class FsThreads {
     if (!task) return false;
     if (t.idleTimer) clearTimeout(t.idleTimer);
     t.idleTimer = null;
-    if (t.jobs.length === 0) t.since = now;
+    if (t.jobs.length === 0) t.since = t.busySince = now;
     t.jobs.push(task);
     t.worker.ref();
     t.worker.postMessage(task.job);
@@ -276,11 +288,12 @@ export class FsThreads {
 
   #spawn(): Thread {
     const worker = new Worker(FS_THREAD_CODE, { eval: true, name: 'clustrix-fs' });
-    const t: Thread = { worker, jobs: [], since: 0, online: false, idleTimer: null };
+    const t: Thread = { worker, jobs: [], since: 0, busySince: 0, online: false, idleTimer: null };
     this.#threads.push(t);
     worker.once('online', () => {
       t.online = true;
-      t.since = performance.now();
+      // Its jobs waited for the start; they count as running (and keeping it busy) from now.
+      t.since = t.busySince = performance.now();
       this.#dispatch();
       if (t.jobs.length === 0 && this.#threads.includes(t)) this.#idle(t);
     });

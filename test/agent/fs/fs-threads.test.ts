@@ -126,17 +126,21 @@ describe('fs threads', () => {
     const small = pool({ slowMs: 60_000 });
     await jobs(small, 4);
     expect(small.size).toBe(1);
-    const big = pool({ slowMs: 60_000 });
+    const big = pool({ slowMs: 60_000, spreadAfterMs: 0 });
     const answers = await jobs(big, 40);
     expect(answers.every(([r]) => r !== undefined && 'names' in r)).toBe(true);
     expect(big.size).toBe(2);
-    const one = pool({ slowMs: 60_000, parallel: 1 });
+    const one = pool({ slowMs: 60_000, parallel: 1, spreadAfterMs: 0 });
     await jobs(one, 40);
     expect(one.size).toBe(1);
+    // A backlog drained before it kept the thread busy for spreadAfterMs starts no second thread.
+    const brief = pool({ slowMs: 60_000, spreadAfterMs: 60_000 });
+    await jobs(brief, 40);
+    expect(brief.size).toBe(1);
   });
 
   it('let every thread exit when idle, also one started for a backlog that was gone before it ran', async () => {
-    const p = pool({ idleMs: 10, slowMs: 60_000 });
+    const p = pool({ idleMs: 10, slowMs: 60_000, spreadAfterMs: 0 });
     await Promise.all(Array.from({ length: 40 }, () => p.readdir([join(home, 'd')], [false])));
     for (let i = 0; i < 300 && p.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(p.size).toBe(0);
