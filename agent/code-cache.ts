@@ -25,18 +25,14 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Script } from 'node:vm';
+// The file itself, not the protocol index: the launcher imports this before the agent's code is loaded.
+import { codeCacheName } from '../protocol/code-cache-mode.js';
 
-export type CodeCacheMode = 'on' | 'off' | 'report';
-
-export function codeCacheMode(env: NodeJS.ProcessEnv = process.env): CodeCacheMode {
-  const v = (env.CLUSTRIX_CODE_CACHE ?? '').toLowerCase();
-  if (v === 'off' || v === '0' || v === 'false' || v === 'no') return 'off';
-  return v === 'report' ? 'report' : 'on';
-}
+export { codeCacheMode } from '../protocol/code-cache-mode.js';
 
 /** The cache file for code with this content hash, under this V8 and CPU, in `dir`. */
 export function codeCacheFile(dir: string, codeHash: string): string {
-  return join(dir, `code-${codeHash}-v8-${process.versions.v8}-${process.arch}.bin`);
+  return join(dir, codeCacheName('code', codeHash));
 }
 
 const myUid = (): number => process.getuid?.() ?? -1;

@@ -15,4 +15,5 @@ export * from './types/functions.js';
 export * from './methods/index.js';
 export * from './hello-header.js';
 export * from './run-dir.js';
+export * from './code-cache-mode.js';
 export * from './json-record.js';

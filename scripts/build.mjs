@@ -11,6 +11,20 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
+/**
+ * What the CLI and the agent bundles share: CommonJS that a launcher runs through V8's code cache in a
+ * `vm.Script`, which has no module loader of its own (import() becomes require()) and no import.meta.
+ */
+const forVmScript = {
+  format: 'cjs',
+  supported: { 'dynamic-import': false },
+  banner: { js: `"use strict";\nconst __clxMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+};
+const metaUrl = { 'import.meta.url': '__clxMetaUrl' };
+
+/** The 16 hex of sha256 that name a code cache file. */
+const sha16 = (bytes) => createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+
 /** Hard cap on the agent bundle (issue: one file ≤ 1 MB). */
 const AGENT_MAX_BYTES = 1024 * 1024;
 
@@ -36,19 +50,13 @@ const common = {
 async function cliBuild() {
   await build({
     ...common,
-    format: 'cjs',
+    ...forVmScript,
     entryPoints: ['client/cli/main.ts'],
     outfile: 'dist/cli-main.cjs',
-    // import() of ssh2/esbuild becomes require(): a vm.Script has no module loader of its own.
-    supported: { 'dynamic-import': false },
-    define: { 'import.meta.url': '__clxMetaUrl', __CLX_VERSION__: JSON.stringify(pkg.version) },
-    banner: { js: `"use strict";\nconst __clxMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+    define: { ...metaUrl, __CLX_VERSION__: JSON.stringify(pkg.version) },
     external: ['ssh2', 'esbuild', 'msgpackr-extract', 'bufferutil', 'utf-8-validate'],
   });
-  const hash = createHash('sha256')
-    .update(readFileSync(join(root, 'dist/cli-main.cjs')))
-    .digest('hex')
-    .slice(0, 16);
+  const hash = sha16(readFileSync(join(root, 'dist/cli-main.cjs')));
   await build({
     ...common,
     entryPoints: ['client/cli/launch.ts'],
@@ -65,20 +73,18 @@ async function cliBuild() {
 async function agentBuild() {
   const main = await build({
     ...common,
-    format: 'cjs',
+    ...forVmScript,
     entryPoints: ['agent/main.ts'],
     outfile: 'dist/agent-main.cjs',
     write: false,
-    supported: { 'dynamic-import': false },
-    define: { 'import.meta.url': '__clxMetaUrl' },
-    banner: { js: `"use strict";\nconst __clxMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+    define: metaUrl,
     // Optional native accelerators: the libraries fall back to JS without them.
     external: ['msgpackr-extract', 'bufferutil', 'utf-8-validate'],
     minify: true,
     keepNames: true,
   });
   const code = main.outputFiles[0].text;
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  const hash = sha16(code);
   const launcher = await build({
     ...common,
     entryPoints: ['agent/launch.ts'],

@@ -34,19 +34,15 @@ import {
 } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Script } from 'node:vm';
+// The file itself, not the protocol index: the launcher imports this before the CLI's code is loaded.
+import { codeCacheName } from '../../protocol/code-cache-mode.js';
 import { clustrixCacheDir } from '../cache-dir.js';
 import { ownedDir, ownedPrivateDir } from '../local-trust.js';
 
 /** Cache files kept per directory (one per clustrix build × node version in use). */
 const KEEP = 4;
 
-export type CodeCacheMode = 'on' | 'off' | 'report';
-
-export function codeCacheMode(env: NodeJS.ProcessEnv = process.env): CodeCacheMode {
-  const v = (env.CLUSTRIX_CODE_CACHE ?? '').toLowerCase();
-  if (v === 'off' || v === '0' || v === 'false' || v === 'no') return 'off';
-  return v === 'report' ? 'report' : 'on';
-}
+export { codeCacheMode, type CodeCacheMode } from '../../protocol/code-cache-mode.js';
 
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(clustrixCacheDir(env), 'code');
@@ -54,7 +50,7 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The cache file for this bundle (by content hash) under this V8 and CPU. */
 export function codeCacheFile(dir: string, bundleHash: string): string {
-  return join(dir, `cli-${bundleHash}-v8-${process.versions.v8}-${process.arch}.bin`);
+  return join(dir, codeCacheName('cli', bundleHash));
 }
 
 const myUid = (): number => process.getuid?.() ?? -1;
